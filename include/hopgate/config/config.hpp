@@ -1,0 +1,172 @@
+#pragma once
+// The configuration as plain structs. Loading and validation live in config/loader.hpp;
+// every field here has its documented default (README.md, "Config reference").
+#include "hopgate/core/cidr.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace hopgate::config {
+
+using Seconds = std::chrono::duration<double>;
+
+enum class AuthMode { none, password, optional };
+enum class Protocol { http, socks };
+
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  bool contains(std::uint16_t p) const { return p >= first && p <= last; }
+  friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+
+/// One front-end or admin listener.
+struct Listener {
+  std::vector<boost::asio::ip::tcp::endpoint> listen; ///< port 0 picks a free port
+  AuthMode auth = AuthMode::none;                     ///< http/socks only
+  std::vector<Protocol> protocols;                    ///< what the port speaks; sniffed by first byte when both
+  std::string token;                                  ///< admin only: bearer token
+  std::vector<Cidr> allow;                            ///< client CIDRs let in (empty: everyone)
+  std::vector<Cidr> deny;                             ///< client CIDRs refused
+  bool open_proxy = false;                            ///< acknowledge a public, unauthenticated listener
+};
+
+struct Listeners {
+  std::optional<Listener> http;
+  std::optional<Listener> socks;
+  std::optional<Listener> admin;
+};
+
+struct User {
+  std::string name;
+  std::string password;
+};
+
+/// One upstream proxy hop, from a URL with curl's meaning of the scheme.
+struct Hop {
+  enum class Scheme { socks4, socks4a, socks5, socks5h, http };
+  Scheme scheme = Scheme::socks5h;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string username;
+  std::string password;
+  bool pass_client_credentials = false; ///< "auth": "client" (Tor stream isolation)
+  std::optional<Seconds> connect_timeout;
+
+  /// True when the hop takes a domain name unresolved (socks4a, socks5h, http).
+  bool remote_dns() const { return scheme == Scheme::socks4a || scheme == Scheme::socks5h || scheme == Scheme::http; }
+  /// scheme://host:port with no credentials (safe to log).
+  std::string display() const;
+};
+
+/// A set of upstreams that stands for one; members are upstream names.
+struct Group {
+  enum class Strategy { failover, round_robin, least_connections, random, hash };
+  enum class HashKey { target, client, user };
+  std::vector<std::string> members;
+  Strategy strategy = Strategy::failover;
+  HashKey hash_key = HashKey::target;
+  unsigned max_fails = 1;
+  Seconds fail_window{30};
+  Seconds probe_interval{0}; ///< 0: no active probing
+  std::string probe;         ///< host:port the probe connects to through the member
+};
+
+struct Upstream {
+  std::string name;
+  std::variant<Hop, Group> kind;
+};
+
+/// What a route does: go direct, block, or go through a chain of upstreams (first hop first).
+struct Via {
+  enum class Kind { direct, block, chain };
+  Kind kind = Kind::direct;
+  std::vector<std::string> chain; ///< upstream names, for Kind::chain
+  std::string display() const;
+};
+
+struct Match {
+  std::vector<std::string> domain; ///< exact, "*.suffix", ".suffix", or glob; normalised
+  std::vector<Cidr> cidr;
+  std::vector<PortRange> port;
+  std::vector<Protocol> frontend;
+  std::vector<Cidr> client;
+  std::vector<std::string> user;
+  bool empty() const {
+    return domain.empty() && cidr.empty() && port.empty() && frontend.empty() && client.empty() && user.empty();
+  }
+};
+
+enum class RemoteDns { any, required };
+
+struct Route {
+  std::string name; ///< optional; defaults to "routes[i]"
+  Match match;
+  Via via;
+  bool resolve = false; ///< match cidr against a domain's resolved addresses
+  RemoteDns remote_dns = RemoteDns::any;
+  std::vector<PortRange> allow_ports; ///< empty: all ports
+};
+
+struct Timeouts {
+  Seconds handshake{10};
+  Seconds connect{10};
+  Seconds idle{300};
+  Seconds shutdown_grace{10};
+  Seconds bind{120};
+  Seconds http_request{30};   ///< time to receive a request head
+  Seconds http_keepalive{60}; ///< idle client connection between requests
+};
+
+struct HttpOptions {
+  std::string via = "1.1 hopgate"; ///< empty: no Via header
+  bool x_forwarded_for = false;
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t pool_max_idle_per_origin = 8;
+  Seconds pool_idle_timeout{30};
+};
+
+struct Limits {
+  std::size_t max_connections = 0;            ///< 0: unlimited
+  std::size_t max_connections_per_client = 0; ///< 0: unlimited
+};
+
+struct Dns {
+  std::vector<boost::asio::ip::udp::endpoint> servers; ///< empty: the system resolver
+  std::size_t cache_size = 4096;
+  Seconds cache_max_ttl{300};
+};
+
+struct Log {
+  std::string level = "info";
+  std::string format = "text";
+};
+
+struct Config {
+  Listeners listeners;
+  std::vector<User> users;
+  std::vector<Upstream> upstreams; ///< in file order
+  std::vector<Route> routes;
+  Via default_via;
+  Timeouts timeouts;
+  HttpOptions http;
+  Limits limits;
+  Dns dns;
+  Log log;
+  unsigned workers = 0; ///< 0: one per core
+
+  const Upstream* find_upstream(std::string_view name) const;
+  const User* find_user(std::string_view name) const;
+};
+
+std::string_view to_string(Protocol p);
+std::string_view to_string(Hop::Scheme s);
+
+} // namespace hopgate::config

@@ -1,0 +1,64 @@
+#include "hopgate/core/target.hpp"
+
+#include <charconv>
+
+namespace hopgate {
+
+std::string normalize_host(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  std::string out(host);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string TargetAddress::host() const { return ip ? ip->to_string() : domain; }
+
+std::string TargetAddress::to_string() const {
+  if (is_ipv6()) return "[" + ip->to_string() + "]:" + std::to_string(port);
+  return host() + ":" + std::to_string(port);
+}
+
+TargetAddress TargetAddress::from_ip(boost::asio::ip::address a, std::uint16_t port) {
+  TargetAddress t;
+  t.ip = a;
+  t.port = port;
+  return t;
+}
+
+TargetAddress TargetAddress::from_host(std::string_view host, std::uint16_t port) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(std::string(host), ec);
+  if (!ec) {
+    // Strip a v4-mapped IPv6 only when the client wrote it that way? Keep as given: routing sees what was asked.
+    return from_ip(a, port);
+  }
+  TargetAddress t;
+  t.domain = normalize_host(host);
+  t.port = port;
+  return t;
+}
+
+std::optional<TargetAddress> TargetAddress::parse(std::string_view hp) {
+  std::string_view host, port;
+  if (!hp.empty() && hp.front() == '[') {
+    auto close = hp.find(']');
+    if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':') return std::nullopt;
+    host = hp.substr(0, close + 1);
+    port = hp.substr(close + 2);
+  } else {
+    auto colon = hp.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = hp.substr(0, colon);
+    port = hp.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt; // bare IPv6 needs brackets
+  }
+  if (host.empty() || host == "[]" || port.empty() || port.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || p != port.data() + port.size() || value > 65535) return std::nullopt;
+  return from_host(host, static_cast<std::uint16_t>(value));
+}
+
+} // namespace hopgate
