@@ -1,0 +1,19 @@
+#pragma once
+// The server side of SOCKS4, SOCKS4a and SOCKS5 (RFC 1928, RFC 1929), read top to bottom like
+// the RFCs: greeting, method, auth, request, route and dial, reply, relay.
+#include "hopgate/admin/registry.hpp"
+#include "hopgate/frontend/context.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hopgate::frontend {
+
+/// Serves one SOCKS connection. `buffered` holds bytes already read (the sniffed first bytes).
+/// `auth` is the auth mode of the listener the client came in on. Returns the result text for
+/// the access log ("ok", "connection refused", "bad request"...).
+awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                   std::vector<std::uint8_t> buffered, config::AuthMode auth);
+
+} // namespace hopgate::frontend

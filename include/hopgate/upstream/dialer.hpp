@@ -1,0 +1,54 @@
+#pragma once
+// Dialer: connects along a route (direct, or a chain of upstream hops) and hands back a socket
+// that reaches the target. Only the first hop's address is resolved locally (or the target's,
+// for direct routes); a domain target goes to socks4a/socks5h/http hops unresolved.
+#include "hopgate/config/config.hpp"
+#include "hopgate/core/asio.hpp"
+#include "hopgate/core/target.hpp"
+#include "hopgate/dns/resolver.hpp"
+#include "hopgate/routing/snapshot.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hopgate::upstream {
+
+/// Who is asking: used by routing, credential pass-through and hashing.
+struct ClientIdentity {
+  asio::ip::address address;
+  std::string user;
+  std::string password; ///< only for "auth": "client" pass-through; never logged
+  config::Protocol frontend = config::Protocol::socks;
+};
+
+struct DialRequest {
+  std::shared_ptr<const routing::Snapshot> snapshot;
+  config::Via via;
+  TargetAddress target;
+  ClientIdentity client;
+  config::RemoteDns remote_dns = config::RemoteDns::any;
+  std::uint8_t socks_command = 0x01; ///< SOCKS5 command to send to the last SOCKS hop (connect, bind)
+};
+
+struct DialResult {
+  tcp::socket socket;
+  error_code ec;                      ///< ProxyError (see classify) or empty on success
+  std::string where;                  ///< "direct" or "upstream NAME" (who failed / who was last)
+  TargetAddress bound;                ///< local address (direct) or the last hop's BND address
+  std::vector<std::string> hops;      ///< upstream names used, first hop first
+  std::vector<std::uint8_t> pending;  ///< bytes the last hop sent beyond its handshake
+  std::string detail;                 ///< extra words for the error ("HTTP 407 from upstream")
+  /// "upstream tor: host unreachable" — the message an HTTP 502 body or a log line carries.
+  std::string error_message() const;
+};
+
+/// Resolves hops of a Via (expanding groups) and connects. Never throws.
+awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver);
+
+/// Connects a socket to one of `addresses` (in order) on `port`, each attempt within the deadline.
+awaitable<error_code> connect_any(tcp::socket& socket, const std::vector<asio::ip::address>& addresses,
+                                  std::uint16_t port, Clock::time_point deadline);
+
+} // namespace hopgate::upstream

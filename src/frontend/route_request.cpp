@@ -1,0 +1,65 @@
+#include "hopgate/frontend/route_request.hpp"
+
+#include "hopgate/core/error.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace hopgate::frontend {
+
+awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::ClientIdentity& client,
+                                           const TargetAddress& target, std::uint8_t socks_command,
+                                           admin::Connection& conn) {
+  auto ex = co_await asio::this_coro::executor;
+  RoutedConnection out{ctx.shared.current(), {}, upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}}};
+  routing::RequestInfo info{target, client.frontend, client.address, client.user};
+  out.decision = out.snapshot->table.match(info);
+  if (out.decision.needs_resolution) {
+    // A "resolve": true rule wants the name's addresses: this lookup is local by the rule's own choice.
+    auto res = co_await ctx.worker.resolver.resolve(target.domain);
+    out.decision = out.snapshot->table.match(info, res.addresses, true);
+  }
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.target = target.to_string();
+    conn.route = out.decision.rule_name();
+    conn.hops = out.decision.via.display();
+    conn.user = client.user;
+    conn.state = "connecting";
+  }
+  spdlog::debug("conn {} route {} -> {}", conn.id, out.decision.rule_name(), out.decision.via.display());
+  const config::Route* route = out.decision.route;
+  if (route && !route->allow_ports.empty()) {
+    bool ok = false;
+    for (auto& p : route->allow_ports) ok = ok || p.contains(target.port);
+    if (!ok) {
+      out.dial.ec = ProxyError::not_allowed;
+      out.dial.where = "route " + route->name;
+      out.dial.detail = "port " + std::to_string(target.port) + " not allowed";
+      co_return out;
+    }
+  }
+  if (out.decision.via.kind == config::Via::Kind::block) {
+    out.dial.ec = ProxyError::blocked;
+    out.dial.where = "route " + out.decision.rule_name();
+    co_return out;
+  }
+  upstream::DialRequest req{out.snapshot, out.decision.via, target, client,
+                            route ? route->remote_dns : config::RemoteDns::any, socks_command};
+  out.dial = co_await upstream::dial(req, ctx.worker.resolver);
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.state = out.dial.ec ? "failed" : "open";
+  }
+  co_return out;
+}
+
+void log_close(const admin::Connection& conn, std::string_view result, Clock::duration took) {
+  std::lock_guard lock(conn.mutex);
+  spdlog::info("conn {} {} {} user={} target={} route={} via={} up={} down={} {:.3f}s {}", conn.id,
+               config::to_string(conn.frontend), conn.client, conn.user.empty() ? "-" : conn.user,
+               conn.target.empty() ? "-" : conn.target, conn.route.empty() ? "-" : conn.route,
+               conn.hops.empty() ? "-" : conn.hops, conn.bytes.up.load(std::memory_order_relaxed),
+               conn.bytes.down.load(std::memory_order_relaxed), std::chrono::duration<double>(took).count(), result);
+}
+
+} // namespace hopgate::frontend

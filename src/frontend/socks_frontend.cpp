@@ -1,0 +1,241 @@
+#include "hopgate/frontend/socks_frontend.hpp"
+
+#include "hopgate/codec/socks4.hpp"
+#include "hopgate/codec/socks5.hpp"
+#include "hopgate/core/error.hpp"
+#include "hopgate/core/error_map.hpp"
+#include "hopgate/frontend/route_request.hpp"
+#include "hopgate/relay/relay.hpp"
+
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace hopgate::frontend {
+namespace {
+
+namespace s4 = codec::socks4;
+namespace s5 = codec::socks5;
+using Bytes = std::vector<std::uint8_t>;
+
+/// Reads until `decode` accepts a whole message; returns its length, or 0 with ec set (codec
+/// error, or the socket's). Bytes past the message stay in `buf` for the next step.
+template <class Decode> awaitable<std::size_t> read_message(tcp::socket& s, Bytes& buf, Decode decode, error_code& ec) {
+  for (;;) {
+    ec = codec::CodecError::need_more;
+    std::size_t n = buf.empty() ? 0 : decode(std::span<const std::uint8_t>(buf), ec);
+    if (!ec) co_return n;
+    if (ec != codec::CodecError::need_more) co_return 0;
+    if (buf.size() > 2048) { // no valid SOCKS handshake message is this long
+      ec = codec::CodecError::field_too_long;
+      co_return 0;
+    }
+    std::array<std::uint8_t, 512> chunk;
+    auto [rec, got] = co_await s.async_read_some(asio::buffer(chunk), use_nothrow);
+    if (rec) {
+      ec = rec;
+      co_return 0;
+    }
+    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+  }
+}
+
+void consume(Bytes& buf, std::size_t n) { buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n)); }
+
+awaitable<void> send(tcp::socket& s, const Bytes& out) {
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(out), use_nothrow);
+  (void)ec;
+  (void)n;
+}
+
+TargetAddress unspecified_v4() { return TargetAddress::from_ip(asio::ip::address_v4::any(), 0); }
+
+/// The SOCKS5 reply for a failure, with a zero bound address.
+awaitable<void> send_socks5_failure(tcp::socket& s, std::uint8_t rep) {
+  Bytes out;
+  s5::encode_reply(out, static_cast<s5::Reply>(rep), unspecified_v4());
+  co_await send(s, out);
+}
+
+awaitable<void> send_socks4_reply(tcp::socket& s, s4::Reply reply, const TargetAddress& bound) {
+  Bytes out;
+  auto ip = bound.is_ipv4() ? bound.ip->to_v4() : asio::ip::address_v4::any();
+  s4::encode_reply(out, reply, ip, bound.is_ipv4() ? bound.port : 0);
+  co_await send(s, out);
+}
+
+
+/// After a successful reply: relay, then report how it ended.
+awaitable<std::string> relay_to_end(tcp::socket& client, RoutedConnection& routed, SessionContext& ctx,
+                                    admin::Connection& conn, Bytes& client_pending) {
+  auto snapshot = routed.snapshot;
+  auto end = co_await relay::run(client, routed.dial.socket, to_clock(snapshot->config->timeouts.idle), conn.bytes,
+                                 client_pending, routed.dial.pending);
+  (void)ctx;
+  co_return end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok";
+}
+
+awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, Bytes& buf,
+                                    config::AuthMode auth) {
+  s4::Request req;
+  error_code ec;
+  auto hs = co_await with_timeout(
+      read_message(client, buf, [&](auto in, error_code& e) { return s4::decode_request(in, req, e); }, ec),
+      ctx.shared.current()->config->timeouts.handshake);
+  if (!hs) co_return "handshake timeout";
+  if (ec) {
+    if (ec.category() == codec::codec_error_category()) co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
+    ctx.shared.stats.on_handshake_error(config::Protocol::socks, "socks4 " + ec.message());
+    co_return "bad request: " + ec.message();
+  }
+  consume(buf, *hs);
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.target = req.target.to_string();
+  }
+  // SOCKS4 carries no password: a listener that requires one refuses it.
+  if (auth == config::AuthMode::password) {
+    co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
+    co_return "not allowed (SOCKS4 has no password)";
+  }
+  if (req.command != static_cast<std::uint8_t>(s4::Command::connect)) {
+    co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
+    co_return "command not supported";
+  }
+  upstream::ClientIdentity who{conn.executor ? asio::ip::address{} : asio::ip::address{}, {}, {}, config::Protocol::socks};
+  error_code ignored;
+  who.address = client.remote_endpoint(ignored).address();
+  auto routed = co_await route_and_dial(ctx, who, req.target, 0x01, conn);
+  if (routed.dial.ec) {
+    spdlog::debug("conn {} {}", conn.id, routed.dial.error_message());
+    co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
+    conn.error = classify(routed.dial.ec);
+    co_return routed.dial.error_message();
+  }
+  co_await send_socks4_reply(client, s4::Reply::granted, routed.dial.bound);
+  auto result = co_await relay_to_end(client, routed, ctx, conn, buf);
+  co_return result;
+}
+
+awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, Bytes& buf,
+                                    config::AuthMode auth) {
+  auto snapshot = ctx.shared.current();
+  const auto& cfg = *snapshot->config;
+  upstream::ClientIdentity who;
+  who.frontend = config::Protocol::socks;
+  error_code ignored;
+  who.address = client.remote_endpoint(ignored).address();
+
+  // Greeting, method selection and authentication share one handshake deadline.
+  auto handshake = [&]() -> awaitable<std::string> {
+    error_code ec;
+    s5::Greeting greeting;
+    auto n = co_await read_message(client, buf, [&](auto in, error_code& e) { return s5::decode_greeting(in, greeting, e); }, ec);
+    if (ec) {
+      if (ec == codec::CodecError::no_methods) {
+        Bytes out;
+        s5::encode_method_selection(out, s5::Method::no_acceptable);
+        co_await send(client, out);
+      }
+      co_return "bad greeting: " + ec.message();
+    }
+    consume(buf, n);
+    auto offered = [&](s5::Method m) {
+      for (auto x : greeting.methods)
+        if (x == static_cast<std::uint8_t>(m)) return true;
+      return false;
+    };
+    s5::Method method = s5::Method::no_acceptable;
+    if (auth == config::AuthMode::none && offered(s5::Method::no_auth)) method = s5::Method::no_auth;
+    else if (auth != config::AuthMode::none && offered(s5::Method::user_pass)) method = s5::Method::user_pass;
+    else if (auth == config::AuthMode::optional && offered(s5::Method::no_auth)) method = s5::Method::no_auth;
+    Bytes out;
+    s5::encode_method_selection(out, method);
+    co_await send(client, out);
+    if (method == s5::Method::no_acceptable) co_return "no acceptable method";
+    if (method == s5::Method::user_pass) {
+      s5::UserPassRequest up;
+      n = co_await read_message(client, buf, [&](auto in, error_code& e) { return s5::decode_userpass_request(in, up, e); }, ec);
+      if (ec) {
+        if (ec.category() == codec::codec_error_category()) {
+          out.clear();
+          s5::encode_userpass_reply(out, 0x01);
+          co_await send(client, out);
+        }
+        co_return "bad auth request: " + ec.message();
+      }
+      consume(buf, n);
+      const auto* user = cfg.find_user(up.username);
+      // Compare the whole password regardless of where it differs (no timing oracle).
+      bool ok = user != nullptr && user->password.size() == up.password.size();
+      unsigned char diff = 0;
+      if (ok)
+        for (std::size_t i = 0; i < up.password.size(); ++i) diff |= static_cast<unsigned char>(user->password[i] ^ up.password[i]);
+      ok = ok && diff == 0;
+      out.clear();
+      s5::encode_userpass_reply(out, ok ? 0x00 : 0x01);
+      co_await send(client, out);
+      if (!ok) co_return "authentication failed for user \"" + up.username + "\"";
+      who.user = up.username;
+      who.password = up.password;
+    }
+    co_return std::string{};
+  };
+  auto hs = co_await with_timeout(handshake(), cfg.timeouts.handshake);
+  if (!hs) co_return "handshake timeout";
+  if (!hs->empty()) {
+    ctx.shared.stats.on_handshake_error(config::Protocol::socks, hs->substr(0, hs->find(':')));
+    co_return *hs;
+  }
+
+  s5::Request req;
+  error_code ec;
+  auto rn = co_await with_timeout(
+      read_message(client, buf, [&](auto in, error_code& e) { return s5::decode_request(in, req, e); }, ec),
+      cfg.timeouts.handshake);
+  if (!rn) co_return "handshake timeout";
+  if (ec) {
+    if (ec == codec::CodecError::bad_address_type) co_await send_socks5_failure(client, 0x08);
+    else if (ec.category() == codec::codec_error_category()) co_await send_socks5_failure(client, 0x01);
+    ctx.shared.stats.on_handshake_error(config::Protocol::socks, "socks5 " + ec.message());
+    co_return "bad request: " + ec.message();
+  }
+  consume(buf, *rn);
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.target = req.target.to_string();
+    conn.user = who.user;
+  }
+  if (req.command != static_cast<std::uint8_t>(s5::Command::connect)) {
+    co_await send_socks5_failure(client, 0x07);
+    co_return "command not supported";
+  }
+  auto routed = co_await route_and_dial(ctx, who, req.target, 0x01, conn);
+  if (routed.dial.ec) {
+    spdlog::debug("conn {} {}", conn.id, routed.dial.error_message());
+    co_await send_socks5_failure(client, socks5_reply_for(classify(routed.dial.ec)));
+    conn.error = classify(routed.dial.ec);
+    co_return routed.dial.error_message();
+  }
+  Bytes out;
+  s5::encode_reply(out, s5::Reply::succeeded, routed.dial.bound);
+  co_await send(client, out);
+  auto result = co_await relay_to_end(client, routed, ctx, conn, buf);
+  co_return result;
+}
+
+} // namespace
+
+awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                   std::vector<std::uint8_t> buffered, config::AuthMode auth) {
+  if (buffered.empty()) co_return "closed before greeting";
+  if (buffered[0] == s4::version) co_return co_await serve_socks4(client, ctx, conn, buffered, auth);
+  if (buffered[0] == s5::version) co_return co_await serve_socks5(client, ctx, conn, buffered, auth);
+  // Neither version: SOCKS5 servers answer "no acceptable method" (05 FF) to an unknown greeting.
+  Bytes out;
+  s5::encode_method_selection(out, s5::Method::no_acceptable);
+  co_await send(client, out);
+  ctx.shared.stats.on_handshake_error(config::Protocol::socks, "bad version");
+  co_return "bad version";
+}
+
+} // namespace hopgate::frontend
