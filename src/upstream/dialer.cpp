@@ -31,7 +31,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
                                 std::size_t& failed_index) {
   auto ex = co_await asio::this_coro::executor;
   const auto& cfg = *req.snapshot->config;
-  DialResult r{tcp::socket(ex), {}, "direct", {}, {}, {}, {}};
+  DialResult r{tcp::socket(ex), {}, "direct", {}, {}, {}, {}, 0, {}};
   bool must_be_remote = req.remote_dns == config::RemoteDns::required || is_onion(req.target);
   failed_index = 0;
 
@@ -48,6 +48,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
       r.ec = ProxyError::remote_dns_required;
       co_return r;
     }
+    ++r.local_lookups;
     auto res = co_await resolver.resolve(first.domain);
     if (res.ec) {
       r.ec = ProxyError::name_not_resolved;
@@ -85,6 +86,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
         r.detail = std::string(config::to_string(hop.scheme)) + " hop would resolve " + next.domain + " locally";
         co_return r;
       }
+      ++r.local_lookups;
       auto res = co_await resolver.resolve(next.domain);
       if (res.ec) {
         r.ec = ProxyError::name_not_resolved;
@@ -167,7 +169,7 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   auto ex = co_await asio::this_coro::executor;
   const auto& cfg = *req.snapshot->config;
   if (req.via.kind == config::Via::Kind::block) {
-    co_return DialResult{tcp::socket(ex), ProxyError::blocked, "route", {}, {}, {}, {}};
+    co_return DialResult{tcp::socket(ex), ProxyError::blocked, "route", {}, {}, {}, {}, 0, {}};
   }
   // Each chain position is one upstream or a group; groups are tried member by member (failover)
   // while the failure is the hop's own, not the target's.
@@ -179,7 +181,7 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   if (req.via.kind == config::Via::Kind::chain) {
     for (const auto& name : req.via.chain) {
       const auto* up = cfg.find_upstream(name);
-      if (!up) co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "upstream " + name, {}, {}, {}, "not configured"};
+      if (!up) co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "upstream " + name, {}, {}, {}, "not configured", 0, {}};
       Position p;
       if (auto* hop = std::get_if<config::Hop>(&up->kind)) p.candidates.push_back({&up->name, hop});
       else
@@ -192,11 +194,16 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
     }
   }
   std::string failures;
+  auto started = Clock::now();
+  unsigned lookups = 0;
   for (;;) {
     std::vector<HopRef> hops;
     for (auto& p : positions) hops.push_back(p.candidates[p.chosen]);
     std::size_t failed = 0;
     auto r = co_await dial_hops(req, hops, resolver, failed);
+    lookups += r.local_lookups;
+    r.local_lookups = lookups;
+    r.took = Clock::now() - started;
     if (!r.ec || hops.empty() || !hop_side_failure(r.ec)) co_return r;
     auto& pos = positions[failed];
     if (pos.candidates.size() == 1) co_return r;

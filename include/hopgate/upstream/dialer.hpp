@@ -40,6 +40,8 @@ struct DialResult {
   std::vector<std::string> hops;      ///< upstream names used, first hop first
   std::vector<std::uint8_t> pending;  ///< bytes the last hop sent beyond its handshake
   std::string detail;                 ///< extra words for the error ("HTTP 407 from upstream")
+  unsigned local_lookups = 0;         ///< DNS lookups this dial made locally (target or hop names)
+  Clock::duration took{};             ///< time spent dialing
   /// "upstream tor: host unreachable" — the message an HTTP 502 body or a log line carries.
   std::string error_message() const;
 };
