@@ -49,7 +49,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
       co_return r;
     }
     ++r.local_lookups;
-    auto res = co_await resolver.resolve(first.domain);
+    auto res = co_await resolver.resolve(first.domain, &cfg.dns);
     if (res.ec) {
       r.ec = ProxyError::name_not_resolved;
       r.detail = hops.empty() ? "cannot resolve " + first.domain : "cannot resolve upstream host " + first.domain;
@@ -87,7 +87,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
         co_return r;
       }
       ++r.local_lookups;
-      auto res = co_await resolver.resolve(next.domain);
+      auto res = co_await resolver.resolve(next.domain, &cfg.dns);
       if (res.ec) {
         r.ec = ProxyError::name_not_resolved;
         r.detail = "cannot resolve " + next.domain;
