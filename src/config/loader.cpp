@@ -373,8 +373,8 @@ std::optional<boost::asio::ip::tcp::endpoint> parse_listen_address(std::string_v
 LoadResult load_config(const json& doc) {
   Reader r;
   Config c;
-  if (!r.object(doc, "", {"listeners", "users", "upstreams", "routes", "default", "timeouts", "http", "limits", "dns",
-                          "log", "workers", "$schema"}))
+  if (!r.object(doc, "", {"listeners", "users", "upstreams", "routes", "default", "timeouts", "http", "limits", "udp",
+                          "dns", "log", "workers", "$schema"}))
     return {std::nullopt, r.errors};
 
   // listeners
@@ -605,6 +605,29 @@ LoadResult load_config(const json& doc) {
     if (Li.contains("max_connections")) r.unsigned_number(Li["max_connections"], "/limits/max_connections", c.limits.max_connections, std::size_t{10'000'000});
     if (Li.contains("max_connections_per_client"))
       r.unsigned_number(Li["max_connections_per_client"], "/limits/max_connections_per_client", c.limits.max_connections_per_client, std::size_t{10'000'000});
+  }
+
+  if (doc.contains("udp") &&
+      r.object(doc["udp"], "/udp", {"port_range", "max_associations", "max_associations_per_client", "max_datagram", "idle_timeout"})) {
+    const auto& Ud = doc["udp"];
+    if (Ud.contains("port_range") && !Ud["port_range"].is_null()) {
+      std::string s;
+      if (Ud["port_range"].is_number_integer()) s = Ud["port_range"].dump();
+      else r.string(Ud["port_range"], "/udp/port_range", s);
+      if (!s.empty()) {
+        if (auto pr = parse_port_range(s)) c.udp.port_range = *pr;
+        else r.error("/udp/port_range", "bad port range \"" + s + "\" (expected e.g. \"40000-40100\", or null for ephemeral ports)");
+      }
+    }
+    if (Ud.contains("max_associations"))
+      r.unsigned_number(Ud["max_associations"], "/udp/max_associations", c.udp.max_associations, std::size_t{10'000'000});
+    if (Ud.contains("max_associations_per_client"))
+      r.unsigned_number(Ud["max_associations_per_client"], "/udp/max_associations_per_client", c.udp.max_associations_per_client, std::size_t{10'000'000});
+    if (Ud.contains("max_datagram")) {
+      r.unsigned_number(Ud["max_datagram"], "/udp/max_datagram", c.udp.max_datagram, std::size_t{65507});
+      if (c.udp.max_datagram < 512) r.error("/udp/max_datagram", "must be at least 512");
+    }
+    if (Ud.contains("idle_timeout")) r.seconds(Ud["idle_timeout"], "/udp/idle_timeout", c.udp.idle_timeout);
   }
 
   if (doc.contains("dns") && r.object(doc["dns"], "/dns", {"servers", "cache_size", "cache_max_ttl"})) {

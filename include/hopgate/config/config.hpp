@@ -138,6 +138,15 @@ struct Limits {
   std::size_t max_connections_per_client = 0; ///< 0: unlimited
 };
 
+/// SOCKS5 UDP ASSOCIATE relays ("udp" section).
+struct Udp {
+  std::optional<PortRange> port_range;           ///< relay ports taken from here; nullopt: ephemeral
+  std::size_t max_associations = 1024;           ///< in the whole process; 0: unlimited
+  std::size_t max_associations_per_client = 16;  ///< per client IP; 0: unlimited
+  std::size_t max_datagram = 65507;              ///< largest payload relayed (bytes, without the SOCKS header)
+  Seconds idle_timeout{120};                     ///< an association with no datagrams either way ends
+};
+
 struct Dns {
   std::vector<boost::asio::ip::udp::endpoint> servers; ///< empty: the system resolver
   std::size_t cache_size = 4096;
@@ -158,6 +167,7 @@ struct Config {
   Timeouts timeouts;
   HttpOptions http;
   Limits limits;
+  Udp udp;
   Dns dns;
   Log log;
   unsigned workers = 0; ///< 0: one per core
