@@ -3,6 +3,7 @@
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
 #include "hopgate/upstream/connector.hpp"
+#include "hopgate/upstream/health.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -14,11 +15,12 @@ bool is_onion(const TargetAddress& t) {
   return t.is_domain() && (t.domain == "onion" || (t.domain.size() > suffix.size() && t.domain.ends_with(suffix)));
 }
 
-/// Target-side failures say nothing about the health of the hop that reported them.
-bool hop_side_failure(const error_code& ec) {
+/// Failure replies in which a hop reports on the next stop rather than on itself.
+bool reply_about_target(const error_code& ec) {
   auto e = classify(ec);
-  return !(e == ProxyError::connection_refused || e == ProxyError::host_unreachable || e == ProxyError::network_unreachable ||
-           e == ProxyError::name_not_resolved || e == ProxyError::not_allowed || e == ProxyError::remote_dns_required);
+  return e == ProxyError::connection_refused || e == ProxyError::host_unreachable || e == ProxyError::network_unreachable ||
+         e == ProxyError::not_allowed || e == ProxyError::timeout || e == ProxyError::name_not_resolved ||
+         e == ProxyError::address_type_not_supported || e == ProxyError::command_not_supported;
 }
 
 struct HopRef {
@@ -27,13 +29,17 @@ struct HopRef {
 };
 
 /// One attempt along a fixed list of hops.
+/// `failed_index` and `hop_fault` say which hop is to blame when the attempt fails: the hop we
+/// could not reach or that broke its handshake, or the next hop when a hop reports that it
+/// could not reach it. A failure the last hop reports about the target is nobody's fault.
 awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef>& hops, dns::Resolver& resolver,
-                                std::size_t& failed_index) {
+                                std::size_t& failed_index, bool& hop_fault) {
   auto ex = co_await asio::this_coro::executor;
   const auto& cfg = *req.snapshot->config;
   DialResult r{tcp::socket(ex), {}, "direct", {}, {}, {}, {}, 0, {}};
   bool must_be_remote = req.remote_dns == config::RemoteDns::required || is_onion(req.target);
   failed_index = 0;
+  hop_fault = !hops.empty(); // until the first hop is reached, any failure is the first hop's
 
   auto timeout_for = [&](const config::Hop* h) {
     return to_clock(h && h->connect_timeout ? *h->connect_timeout : cfg.timeouts.connect);
@@ -74,6 +80,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
 
   for (std::size_t i = 0; i < hops.size(); ++i) {
     failed_index = i;
+    hop_fault = true;
     const auto& hop = *hops[i].hop;
     r.where = "upstream " + *hops[i].name;
     r.hops.push_back(*hops[i].name);
@@ -81,6 +88,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
     TargetAddress next = last ? req.target : TargetAddress::from_host(hops[i + 1].hop->host, hops[i + 1].hop->port);
     // socks4:// and socks5:// hops take addresses: resolve here (the one kind of hop that leaks DNS).
     if (next.is_domain() && (hop.scheme == config::Hop::Scheme::socks4 || hop.scheme == config::Hop::Scheme::socks5)) {
+      hop_fault = !last; // resolving the target's name is not the hop's failure
       if (last && must_be_remote) {
         r.ec = ProxyError::remote_dns_required;
         r.detail = std::string(config::to_string(hop.scheme)) + " hop would resolve " + next.domain + " locally";
@@ -104,6 +112,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
     }
     Credentials creds{hop.username, hop.password};
     if (hop.pass_client_credentials && !req.client.user.empty()) creds = {req.client.user, req.client.password};
+    hop_fault = true;
     std::uint8_t command = last ? req.socks_command : 0x01;
     auto handshake = [&]() -> awaitable<HandshakeResult> {
       switch (hop.scheme) {
@@ -122,6 +131,12 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
       co_return r;
     }
     if (hs->ec) {
+      if (!reply_about_target(hs->ec)) hop_fault = true;
+      else if (last) hop_fault = false;
+      else {
+        failed_index = i + 1;
+        hop_fault = true;
+      }
       r.ec = hs->ec;
       r.detail = std::move(hs->detail);
       co_return r;
@@ -171,28 +186,42 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   if (req.via.kind == config::Via::Kind::block) {
     co_return DialResult{tcp::socket(ex), ProxyError::blocked, "route", {}, {}, {}, {}, 0, {}};
   }
-  // Each chain position is one upstream or a group; groups are tried member by member (failover)
-  // while the failure is the hop's own, not the target's.
+  // Each chain position is one upstream or a group. A group's members are ordered by its
+  // strategy and health; a member that fails on its own side is marked and the next one is
+  // tried within the same request, so the client sees an error only when every member failed.
   struct Position {
     std::vector<HopRef> candidates;
+    const config::Group* group = nullptr;
     std::size_t chosen = 0;
   };
+  std::string hash_input;
   std::vector<Position> positions;
   if (req.via.kind == config::Via::Kind::chain) {
     for (const auto& name : req.via.chain) {
       const auto* up = cfg.find_upstream(name);
-      if (!up) co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "upstream " + name, {}, {}, {}, "not configured", 0, {}};
+      if (!up)
+        co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "upstream " + name, {}, {}, {}, "not configured", 0, {}};
       Position p;
-      if (auto* hop = std::get_if<config::Hop>(&up->kind)) p.candidates.push_back({&up->name, hop});
-      else
-        for (const auto& m : std::get<config::Group>(up->kind).members) {
+      if (auto* hop = std::get_if<config::Hop>(&up->kind)) {
+        p.candidates.push_back({&up->name, hop});
+      } else {
+        p.group = &std::get<config::Group>(up->kind);
+        using K = config::Group::HashKey;
+        hash_input = p.group->hash_key == K::target   ? req.target.to_string()
+                     : p.group->hash_key == K::client ? req.client.address.to_string()
+                                                      : req.client.user;
+        for (const auto& m : order_members(*p.group, up->name, hash_input)) {
           const auto* member = cfg.find_upstream(m);
           if (member)
             if (auto* h = std::get_if<config::Hop>(&member->kind)) p.candidates.push_back({&member->name, h});
         }
+        if (p.candidates.empty())
+          co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "group " + name, {}, {}, {}, "no members", 0, {}};
+      }
       positions.push_back(std::move(p));
     }
   }
+  auto& health = Health::instance();
   std::string failures;
   auto started = Clock::now();
   unsigned lookups = 0;
@@ -200,17 +229,35 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
     std::vector<HopRef> hops;
     for (auto& p : positions) hops.push_back(p.candidates[p.chosen]);
     std::size_t failed = 0;
-    auto r = co_await dial_hops(req, hops, resolver, failed);
+    bool hop_fault = false;
+    auto attempt_started = Clock::now();
+    auto r = co_await dial_hops(req, hops, resolver, failed, hop_fault);
     lookups += r.local_lookups;
     r.local_lookups = lookups;
     r.took = Clock::now() - started;
-    if (!r.ec || hops.empty() || !hop_side_failure(r.ec)) co_return r;
+    if (!r.ec) {
+      for (auto& h : hops) {
+        health.record_success(*h.name, Clock::now() - attempt_started);
+        r.holds.push_back(health.hold(*h.name));
+      }
+      co_return r;
+    }
+    if (hops.empty()) co_return r;
+    if (!hop_fault) {
+      // The hops did their job; the target failed. Hops before the failing one worked too.
+      for (std::size_t i = 0; i < failed; ++i) health.record_success(*hops[i].name, Clock::now() - attempt_started);
+      co_return r;
+    }
     auto& pos = positions[failed];
+    const auto* g = pos.group;
+    health.record_failure(*hops[failed].name, r.error_message(), g ? g->max_fails : 1,
+                          to_clock(g ? g->fail_window : config::Seconds(30)));
     if (pos.candidates.size() == 1) co_return r;
     failures += (failures.empty() ? "" : "; ") + r.error_message();
-    if (++pos.chosen == pos.candidates.size()) {
+    bool out_of_time = Clock::now() - started > to_clock(cfg.timeouts.connect);
+    if (++pos.chosen == pos.candidates.size() || out_of_time) {
       r.where = "group " + req.via.chain[failed];
-      r.detail = "every member failed: " + failures;
+      r.detail = std::string(out_of_time ? "connect deadline passed; " : "every member failed: ") + failures;
       co_return r;
     }
   }

@@ -42,6 +42,8 @@ struct DialResult {
   std::string detail;                 ///< extra words for the error ("HTTP 407 from upstream")
   unsigned local_lookups = 0;         ///< DNS lookups this dial made locally (target or hop names)
   Clock::duration took{};             ///< time spent dialing
+  /// Keeps each hop's active-connection count up while the connection lives (Health::hold).
+  std::vector<std::shared_ptr<void>> holds = {};
   /// "upstream tor: host unreachable" — the message an HTTP 502 body or a log line carries.
   std::string error_message() const;
 };
