@@ -1,0 +1,523 @@
+#!/usr/bin/env bash
+# hopgate against Privoxy, Tinyproxy, microsocks and Dante on loopback, in one run, one table.
+#
+#   bench/compare.sh                 full run (about 5 minutes of workloads, bounded under 10)
+#   BENCH_QUICK=1 bench/compare.sh   development run (short durations, 1 repetition, 2 000 tunnels)
+#
+# Knobs (environment): BENCH_DURATION (wrk and setup-rate seconds, 10; quick 3), BENCH_REPS
+# (256 MiB downloads per proxy, 3; quick 1), BENCH_TUNNELS (idle tunnels, 10000; quick 2000),
+# BENCH_BIG_MIB (size of the big file, 256), BENCH_HOPGATE (a hopgate binary to measure instead of
+# build/bench/hopgate), BENCH_LOAD_DIR (a directory holding the load programs hopgate_bench_echo,
+# hopgate_idle_tunnels and hopgate_setup_rate instead of build/bench/bench), BENCH_HOPGATE_ARGS (extra hopgate arguments, e.g. "--log-level warn"),
+# BENCH_NO_BUILD=1 (use what is in build/bench), BENCH_SKIP_DEPS=1, BENCH_KEEP=1 (keep the
+# temporary directory with every config and log), BENCH_OUT (where the Markdown table is also
+# written; default build/bench/compare-last.md).
+#
+# Everything listens on 127.0.0.1 on free ports, runs in the foreground as a child of this script
+# and is stopped by PID on exit. Nothing is installed except through scripts/deps.sh bench.
+# Workloads (see docs/benchmarks.md): A wrk absolute-URI GETs of 1 KiB; A-chain the same through
+# microsocks; B 256 MiB through CONNECT and SOCKS5 (median MB/s); C CPU s/GiB of the proxy during
+# B; D idle SOCKS5 tunnels (RSS per tunnel) and SOCKS5 connection setup rate.
+set -uo pipefail # not -e: a workload that fails makes its cell "n/a", not the end of the run
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+QUICK=${BENCH_QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  DUR=${BENCH_DURATION:-3}; REPS=${BENCH_REPS:-1}; TUNNELS=${BENCH_TUNNELS:-2000}
+else
+  DUR=${BENCH_DURATION:-10}; REPS=${BENCH_REPS:-3}; TUNNELS=${BENCH_TUNNELS:-10000}
+fi
+BIG_MIB=${BENCH_BIG_MIB:-256}
+CLIENTS=64
+OPEN_SECONDS=60 # idle tunnels: give up opening after this long (Dante at 10 000)
+BUILD=$ROOT/build/bench
+OUT=${BENCH_OUT:-$BUILD/compare-last.md}
+T_START=$(date +%s)
+
+log() { printf '[%4ds] %s\n' "$(($(date +%s) - T_START))" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- dependencies and build
+if [[ ${BENCH_SKIP_DEPS:-0} != 1 ]]; then
+  "$ROOT/scripts/deps.sh" bench || die "scripts/deps.sh bench failed"
+fi
+for tool in nginx wrk privoxy tinyproxy microsocks curl python3 timeout; do
+  command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null 2>&1 ||
+    die "$tool not found (scripts/deps.sh bench installs it)"
+done
+export PATH=$PATH:/usr/sbin:/sbin
+DANTED=$(command -v danted || command -v sockd) || die "danted not found (dante-server)"
+
+LOAD_TARGETS=(hopgate_bench_echo hopgate_idle_tunnels hopgate_setup_rate)
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+  log "building (cmake --preset bench)"
+  targets=()
+  [[ -z ${BENCH_LOAD_DIR:-} ]] && targets+=("${LOAD_TARGETS[@]}")
+  [[ -z ${BENCH_HOPGATE:-} ]] && targets+=(hopgate)
+  ((${#targets[@]} == 0)) || { cmake --preset bench >/dev/null && cmake --build --preset bench -j"$(nproc)" --target "${targets[@]}" >/dev/null; } ||
+    die "build failed (cmake --build --preset bench)"
+fi
+HOPGATE=${BENCH_HOPGATE:-$BUILD/hopgate}
+LOAD_DIR=${BENCH_LOAD_DIR:-$BUILD/bench}
+ECHO_BIN=$LOAD_DIR/hopgate_bench_echo
+IDLE_BIN=$LOAD_DIR/hopgate_idle_tunnels
+SETUP_BIN=$LOAD_DIR/hopgate_setup_rate
+for b in "$HOPGATE" "$ECHO_BIN" "$IDLE_BIN" "$SETUP_BIN"; do [[ -x $b ]] || die "$b missing"; done
+
+# ---------------------------------------------------------------- limits, temp dir, cleanup
+# 10 000 tunnels cost a proxy 20 000 descriptors (client + upstream). 65 536 is enough and keeps
+# programs that size tables by the limit (Dante) reasonable.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FD_LIMIT=$(ulimit -n)
+if ((FD_LIMIT < 2 * TUNNELS + 256)); then
+  log "fd limit $FD_LIMIT: lowering tunnels from $TUNNELS to $(((FD_LIMIT - 256) / 2))"
+  TUNNELS=$(((FD_LIMIT - 256) / 2))
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/hopgate-bench.XXXXXX")
+RES=$TMP/results.tsv
+: >"$RES"
+declare -A PID=()
+
+# The process and its descendants (Dante forks), from /proc.
+tree_pids() {
+  python3 - "$1" <<'PY'
+import os, sys
+root = int(sys.argv[1]); kids = {}
+for d in os.listdir('/proc'):
+    if not d.isdigit(): continue
+    try: s = open(f'/proc/{d}/stat').read()
+    except OSError: continue
+    ppid = int(s[s.rfind(')') + 2:].split()[1]); kids.setdefault(ppid, []).append(int(d))
+out, todo = [], [root]
+while todo:
+    p = todo.pop(); out.append(p); todo += kids.get(p, [])
+print(' '.join(map(str, out)))
+PY
+}
+
+# "RSS_KiB CPU_TICKS NPROCS" summed over the process tree: VmRSS, and utime+stime+cutime+cstime
+# (threads are included in a process's figures; reaped children in their parent's c-times).
+proc_usage() {
+  python3 - "$1" <<'PY'
+import os, sys
+root = int(sys.argv[1]); stats = {}
+for d in os.listdir('/proc'):
+    if not d.isdigit(): continue
+    try: s = open(f'/proc/{d}/stat').read()
+    except OSError: continue
+    f = s[s.rfind(')') + 2:].split()
+    stats[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]))
+kids = {}
+for p, (pp, _) in stats.items(): kids.setdefault(pp, []).append(p)
+rss = cpu = n = 0; todo = [root]
+while todo:
+    p = todo.pop()
+    if p not in stats: continue
+    todo += kids.get(p, []); cpu += stats[p][1]; n += 1
+    try:
+        for line in open(f'/proc/{p}/status'):
+            if line.startswith('VmRSS:'): rss += int(line.split()[1])
+    except OSError: pass
+print(rss, cpu, n)
+PY
+}
+
+stop_pid() { # pid: TERM the process, wait up to 5 s, then KILL it and any descendant left
+  local pid=$1 all p i
+  kill -0 "$pid" 2>/dev/null || return 0
+  all=$(tree_pids "$pid")
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && log "pid $pid still running 5 s after SIGTERM: SIGKILL"
+  for p in $all; do kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null; done
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+cleanup() { # TERM everything this script started, wait up to 5 s together, KILL what is left
+  local name pid p i alive all=""
+  trap - EXIT INT TERM
+  for name in "${!PID[@]}"; do
+    pid=${PID[$name]}
+    kill -0 "$pid" 2>/dev/null || continue
+    all+=" $(tree_pids "$pid")"
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for ((i = 0; i < 50; i++)); do
+    alive=0
+    for name in "${!PID[@]}"; do kill -0 "${PID[$name]}" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for name in "${!PID[@]}"; do
+    kill -0 "${PID[$name]}" 2>/dev/null && log "$name (pid ${PID[$name]}) still running 5 s after SIGTERM: SIGKILL"
+  done
+  for p in $all; do kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null; done
+  for name in "${!PID[@]}"; do wait "${PID[$name]}" 2>/dev/null; done
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+put() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
+note() { put "note" "$*"; log "note: $*"; }
+
+start() { # name cmd...: run in the background, output to $TMP/name.log
+  local name=$1; shift
+  : >"$TMP/$name.log"
+  "$@" >"$TMP/$name.log" 2>&1 &
+  PID[$name]=$!
+}
+
+wait_port() { # port [seconds]: true once something accepts on 127.0.0.1:port
+  local port=$1 deadline=$(($(date +%s) + ${2:-10}))
+  while (($(date +%s) < deadline)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+free_ports() { # n: n distinct free loopback ports
+  python3 - "$1" <<'PY'
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(('127.0.0.1', 0))
+print(' '.join(str(s.getsockname()[1]) for s in ss))
+PY
+}
+
+subst() { # template output KEY=VALUE...
+  local tpl=$1 out=$2; shift 2
+  local text kv
+  text=$(<"$tpl")
+  for kv in "$@"; do text=${text//@${kv%%=*}@/${kv#*=}}; done
+  printf '%s\n' "$text" >"$out"
+}
+
+# ---------------------------------------------------------------- origin and proxies
+log "files in $TMP"
+mkdir -p "$TMP/www"
+head -c 1024 /dev/urandom >"$TMP/www/1k"
+dd if=/dev/zero of="$TMP/www/big" bs=1M count="$BIG_MIB" status=none
+# nginx started as root serves as "nobody": the root must be readable to everyone.
+chmod 755 "$TMP" "$TMP/www" && chmod 644 "$TMP/www/1k" "$TMP/www/big"
+BIG_BYTES=$((BIG_MIB * 1024 * 1024))
+
+read -r P_ORIGIN P_ORIGIN_CHAIN P_PRIVOXY P_TINY P_PRIVOXY_MS P_TINY_MS P_MS P_MS_CHAIN P_DANTE <<<"$(free_ports 9)"
+
+subst bench/peers/nginx.conf.in "$TMP/nginx.conf" DIR="$TMP" ROOT="$TMP/www" \
+  ORIGIN_PORT="$P_ORIGIN" ORIGIN_CHAIN_PORT="$P_ORIGIN_CHAIN"
+start nginx nginx -p "$TMP" -c "$TMP/nginx.conf" -g 'daemon off;'
+
+start echo "$ECHO_BIN" --listen 127.0.0.1:0
+start microsocks microsocks -i 127.0.0.1 -p "$P_MS"
+start microsocks_chain microsocks -i 127.0.0.1 -p "$P_MS_CHAIN"
+
+subst bench/peers/danted.conf.in "$TMP/danted.conf" PORT="$P_DANTE"
+start dante "$DANTED" -f "$TMP/danted.conf" -N 1
+
+subst bench/peers/privoxy.conf.in "$TMP/privoxy.conf" PORT="$P_PRIVOXY" FORWARD=""
+subst bench/peers/privoxy.conf.in "$TMP/privoxy_ms.conf" PORT="$P_PRIVOXY_MS" \
+  FORWARD="forward-socks5 / 127.0.0.1:$P_MS_CHAIN ."
+start privoxy privoxy --no-daemon "$TMP/privoxy.conf"
+start privoxy_ms privoxy --no-daemon "$TMP/privoxy_ms.conf"
+
+subst bench/peers/tinyproxy.conf.in "$TMP/tinyproxy.conf" PORT="$P_TINY" UPSTREAM=""
+subst bench/peers/tinyproxy.conf.in "$TMP/tinyproxy_ms.conf" PORT="$P_TINY_MS" \
+  UPSTREAM="Upstream socks5 127.0.0.1:$P_MS_CHAIN"
+start tinyproxy tinyproxy -d -c "$TMP/tinyproxy.conf"
+start tinyproxy_ms tinyproxy -d -c "$TMP/tinyproxy_ms.conf"
+
+subst bench/peers/hopgate.json.in "$TMP/hopgate.json" MS_PORT="$P_MS_CHAIN" ORIGIN_CHAIN_PORT="$P_ORIGIN_CHAIN"
+# shellcheck disable=SC2086 # BENCH_HOPGATE_ARGS is a word list on purpose
+start hopgate "$HOPGATE" --config "$TMP/hopgate.json" ${BENCH_HOPGATE_ARGS:-}
+
+declare -A UP=()
+for pair in nginx:$P_ORIGIN microsocks:$P_MS microsocks_chain:$P_MS_CHAIN dante:$P_DANTE privoxy:$P_PRIVOXY \
+  privoxy_ms:$P_PRIVOXY_MS tinyproxy:$P_TINY tinyproxy_ms:$P_TINY_MS; do
+  name=${pair%%:*} port=${pair#*:}
+  if wait_port "$port" 10; then UP[$name]=1; else note "$name did not start on 127.0.0.1:$port: $(tail -n 3 "$TMP/$name.log" | tr '\n' ' ')"; fi
+done
+[[ -n ${UP[nginx]:-} ]] || die "nginx did not start: $(cat "$TMP/nginx.log" "$TMP/nginx.error.log" 2>/dev/null)"
+
+# hopgate and the echo server pick their own ports and print them.
+P_HG_HTTP="" P_HG_SOCKS="" P_ECHO=""
+for ((i = 0; i < 100; i++)); do
+  P_HG_HTTP=$(sed -n 's/.*listening http 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/hopgate.log" | head -n1)
+  P_HG_SOCKS=$(sed -n 's/.*listening socks 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/hopgate.log" | head -n1)
+  P_ECHO=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/echo.log" | head -n1)
+  [[ -n $P_HG_HTTP && -n $P_HG_SOCKS && -n $P_ECHO ]] && break
+  kill -0 "${PID[hopgate]}" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -n $P_ECHO ]] || die "echo server did not start: $(cat "$TMP/echo.log")"
+if [[ -n $P_HG_HTTP ]]; then UP[hopgate_http]=1; else note "hopgate has no HTTP listener: $(tail -n 3 "$TMP/hopgate.log" | tr '\n' ' ')"; fi
+if [[ -n $P_HG_SOCKS ]]; then UP[hopgate_socks]=1; else note "hopgate has no SOCKS listener: $(tail -n 3 "$TMP/hopgate.log" | tr '\n' ' ')"; fi
+ECHO_EP=127.0.0.1:$P_ECHO
+URL_1K=http://127.0.0.1:$P_ORIGIN/1k
+URL_1K_CHAIN=http://127.0.0.1:$P_ORIGIN_CHAIN/1k
+URL_BIG=http://127.0.0.1:$P_ORIGIN/big
+
+put "env.date" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+put "env.host" "$(nproc) cores, $(uname -r), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+put "env.hopgate" "$("$HOPGATE" --version 2>/dev/null | head -n1) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty'))"
+put "env.mode" "$([[ $QUICK == 1 ]] && echo quick || echo full): wrk -t2 -c$CLIENTS -d${DUR}s; $REPS x $BIG_MIB MiB; $TUNNELS tunnels; setup rate $CLIENTS clients ${DUR}s"
+put "env.versions" "$(nginx -v 2>&1 | sed 's/.*version: //'), $(privoxy --version 2>/dev/null | head -n1 | awk '{print "Privoxy " $3}'), $(tinyproxy -v 2>/dev/null | head -n1), $(dpkg-query -W -f='microsocks ${Version}' microsocks 2>/dev/null), $(dpkg-query -W -f='dante-server ${Version}' dante-server 2>/dev/null), $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), curl $(curl --version | head -n1 | awk '{print $2}')"
+
+# ---------------------------------------------------------------- A: wrk absolute-URI GETs
+LUA=$ROOT/bench/peers/wrk_absolute.lua
+
+probe_http() { # proxy_port url: the proxy answers 200 for an absolute-URI GET
+  [[ $(timeout 10 curl -s -o /dev/null -w '%{http_code}' --max-time 5 -x "http://127.0.0.1:$1" "$2" 2>/dev/null) == 200 ]]
+}
+
+wrk_cell() { # key proxy_port|"" url
+  local key=$1 port=$2 url=$3 out
+  if [[ -n $port ]]; then
+    if ! probe_http "$port" "$url"; then put "$key.rps" "n/a"; note "$key: no 200 for GET $url through 127.0.0.1:$port"; return; fi
+    local host=${url#http://}
+    host=${host%%/*}
+    out=$(WRK_TARGET_URL=$url WRK_TARGET_HOST=$host timeout $((DUR + 30)) \
+      wrk -t2 -c$CLIENTS -d"${DUR}s" --latency -s "$LUA" "http://127.0.0.1:$port/" 2>&1)
+  else
+    out=$(WRK_TARGET_URL="" timeout $((DUR + 30)) wrk -t2 -c$CLIENTS -d"${DUR}s" --latency -s "$LUA" "$url" 2>&1)
+  fi
+  printf '%s\n' "$out" >"$TMP/$key.wrk"
+  local parsed
+  parsed=$(awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; if (v ~ /m$/) return v * 60000; return v }
+    $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    /^ *Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+    /^ *Non-2xx or 3xx responses:/ { err += $NF }
+    END { if (rps == "") print "n/a"; else printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err }' <<<"$out")
+  if [[ $parsed == n/a ]]; then put "$key.rps" "n/a"; note "$key: wrk gave no result: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return; fi
+  read -r rps p50 p99 err <<<"$parsed"
+  put "$key.rps" "$rps"; put "$key.p50" "$p50"; put "$key.p99" "$p99"; put "$key.err" "$err"
+  log "$key: $rps req/s, p50 $p50 ms, p99 $p99 ms, $err errors"
+}
+
+log "A: wrk -t2 -c$CLIENTS -d${DUR}s, 1 KiB"
+wrk_cell A.direct "" "$URL_1K"
+if [[ -n ${UP[hopgate_http]:-} ]]; then wrk_cell A.hopgate "$P_HG_HTTP" "$URL_1K"; else put A.hopgate.rps n/a; fi
+[[ -n ${UP[privoxy]:-} ]] && wrk_cell A.privoxy "$P_PRIVOXY" "$URL_1K"
+[[ -n ${UP[tinyproxy]:-} ]] && wrk_cell A.tinyproxy "$P_TINY" "$URL_1K"
+
+log "A-chain: through microsocks"
+if [[ -n ${UP[hopgate_http]:-} && -n ${UP[microsocks_chain]:-} ]]; then wrk_cell Achain.hopgate "$P_HG_HTTP" "$URL_1K_CHAIN"; else put Achain.hopgate.rps n/a; fi
+[[ -n ${UP[privoxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.privoxy "$P_PRIVOXY_MS" "$URL_1K_CHAIN"
+[[ -n ${UP[tinyproxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.tinyproxy "$P_TINY_MS" "$URL_1K_CHAIN"
+
+# ---------------------------------------------------------------- B and C: 256 MiB downloads
+curl_get() { # mode port url: prints "code bytes bytes_per_second"
+  local mode=$1 port=$2 url=$3 via=()
+  case $mode in
+    connect) via=(-p -x "http://127.0.0.1:$port") ;;
+    socks) via=(--socks5 "127.0.0.1:$port") ;;
+  esac
+  timeout 150 curl -s -o /dev/null --max-time 120 "${via[@]}" -w '%{http_code} %{size_download} %{speed_download}\n' "$url" 2>/dev/null ||
+    echo "000 0 0"
+}
+
+b_cell() { # key mode port pid|""
+  local key=$1 mode=$2 port=$3 pid=$4 code bytes speed r before after speeds=() bad=0
+  read -r code bytes speed <<<"$(curl_get "$mode" "$port" "$URL_1K")"
+  if [[ $code != 200 ]]; then
+    put "B$key.mbps" "n/a"; put "C$key.cpu" "n/a"; note "B$key: $mode through 127.0.0.1:$port answered $code"; return
+  fi
+  [[ -n $pid ]] && before=$(proc_usage "$pid" | awk '{print $2}')
+  for ((r = 0; r < REPS; r++)); do
+    read -r code bytes speed <<<"$(curl_get "$mode" "$port" "$URL_BIG")"
+    if [[ $code != 200 || $bytes != "$BIG_BYTES" ]]; then bad=$((bad + 1)); continue; fi
+    speeds+=("$speed")
+  done
+  [[ -n $pid ]] && after=$(proc_usage "$pid" | awk '{print $2}')
+  if ((${#speeds[@]} == 0)); then put "B$key.mbps" "n/a"; put "C$key.cpu" "n/a"; note "B$key: every download failed"; return; fi
+  ((bad > 0)) && note "B$key: $bad of $REPS downloads failed"
+  local med
+  med=$(printf '%s\n' "${speeds[@]}" | sort -g | awk '{v[NR] = $1} END {printf "%.0f", v[int((NR + 1) / 2)] / 1e6}')
+  put "B$key.mbps" "$med"
+  if [[ -n $pid ]]; then
+    local cpu
+    cpu=$(awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="${#speeds[@]}" -v b="$BIG_BYTES" \
+      'BEGIN {printf "%.2f", (t / hz) / (n * b / 1073741824)}')
+    put "C$key.cpu" "$cpu"
+    log "B$key: $med MB/s (median of ${#speeds[@]}), $cpu CPU s/GiB"
+  else
+    log "B$key: $med MB/s (median of ${#speeds[@]})"
+  fi
+}
+
+log "B/C: $REPS x $BIG_MIB MiB"
+b_cell connect.direct direct "" ""
+put Bsocks.direct.mbps "$(awk -F'\t' '$1 == "Bconnect.direct.mbps" {print $2}' "$RES")"
+if [[ -n ${UP[hopgate_http]:-} ]]; then b_cell connect.hopgate connect "$P_HG_HTTP" "${PID[hopgate]}"; else put Bconnect.hopgate.mbps n/a; fi
+[[ -n ${UP[privoxy]:-} ]] && b_cell connect.privoxy connect "$P_PRIVOXY" "${PID[privoxy]}"
+[[ -n ${UP[tinyproxy]:-} ]] && b_cell connect.tinyproxy connect "$P_TINY" "${PID[tinyproxy]}"
+if [[ -n ${UP[hopgate_socks]:-} ]]; then b_cell socks.hopgate socks "$P_HG_SOCKS" "${PID[hopgate]}"; else put Bsocks.hopgate.mbps n/a; fi
+[[ -n ${UP[microsocks]:-} ]] && b_cell socks.microsocks socks "$P_MS" "${PID[microsocks]}"
+[[ -n ${UP[dante]:-} ]] && b_cell socks.dante socks "$P_DANTE" "${PID[dante]}"
+
+# ---------------------------------------------------------------- D: idle tunnels, setup rate
+idle_cell() { # key port pid count
+  local key=$1 port=$2 pid=$3 count=$4 rss0 rss1 nproc1 ready final ok alive failed i
+  sleep 1
+  read -r rss0 _ _ <<<"$(proc_usage "$pid")"
+  start "idle_$key" "$IDLE_BIN" --proxy "127.0.0.1:$port" --target "$ECHO_EP" --count "$count" \
+    --open-seconds "$OPEN_SECONDS" --timeout 10 --hold 120
+  for ((i = 0; i < (OPEN_SECONDS + 30) * 10; i++)); do
+    ready=$(grep -m1 '^ready ' "$TMP/idle_$key.log")
+    [[ -n $ready ]] && break
+    kill -0 "${PID[idle_$key]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z $ready ]]; then
+    stop_pid "${PID[idle_$key]}"; unset "PID[idle_$key]"
+    put "Didle.$key.ok" "n/a"; note "Didle.$key: the load client gave no result: $(tail -n 3 "$TMP/idle_$key.log" | tr '\n' ' ')"; return
+  fi
+  sleep 2 # let the proxy settle with every tunnel idle
+  read -r rss1 _ nproc1 <<<"$(proc_usage "$pid")"
+  kill -USR1 "${PID[idle_$key]}"
+  for ((i = 0; i < 600; i++)); do kill -0 "${PID[idle_$key]}" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "${PID[idle_$key]}"; unset "PID[idle_$key]"
+  final=$(grep -m1 '^final ' "$TMP/idle_$key.log")
+  ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$ready"); failed=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' <<<"$ready")
+  alive=$(sed -n 's/.* alive=\([0-9]*\).*/\1/p' <<<"$final")
+  put "Didle.$key.ok" "${alive:-0}/$count"
+  if ((ok > 0)); then
+    put "Didle.$key.kib" "$(awk -v a="$rss0" -v b="$rss1" -v n="$ok" 'BEGIN {printf "%.1f", (b - a) / n}')"
+  else
+    put "Didle.$key.kib" "n/a"
+  fi
+  ((failed > 0 || ${alive:-0} < ok)) && note "Didle.$key: opened $ok of $count ($failed failed), $alive alive after holding; $(grep -v '^ready\|^final' "$TMP/idle_$key.log" | sort | uniq -c | sort -rn | head -n 3 | tr -s ' ' | tr '\n' ';')"
+  log "Didle.$key: $ok/$count open, $alive alive, RSS $rss0 -> $rss1 KiB ($nproc1 processes)"
+}
+
+setup_cell() { # key port|""
+  local key=$1 port=$2 out rate failed p99 target=(--direct)
+  [[ -n $port ]] && target=(--proxy "127.0.0.1:$port")
+  out=$(timeout $((DUR + 30)) "$SETUP_BIN" "${target[@]}" --target "$ECHO_EP" --clients "$CLIENTS" --duration "$DUR" 2>&1)
+  printf '%s\n' "$out" >"$TMP/Dsetup.$key.log"
+  rate=$(sed -n 's/^rate=\([0-9.]*\) .*/\1/p' <<<"$out")
+  if [[ -z $rate ]]; then put "Dsetup.$key.rate" "n/a"; note "Dsetup.$key: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return; fi
+  failed=$(sed -n 's/^rate=.* failed=\([0-9]*\) .*/\1/p' <<<"$out")
+  p99=$(sed -n 's/^rate=.* p99_ms=\([0-9.]*\) .*/\1/p' <<<"$out")
+  put "Dsetup.$key.rate" "$(printf '%.0f' "$rate")"; put "Dsetup.$key.p99" "$(printf '%.2f' "$p99")"; put "Dsetup.$key.failed" "$failed"
+  ((failed > 0)) && note "Dsetup.$key: $failed failed: $(grep -v '^rate=' <<<"$out" | head -n 3 | tr -s ' ' | tr '\n' ';')"
+  log "Dsetup.$key: $rate/s, p99 $p99 ms, $failed failed"
+}
+
+# Dante forks about one process per 18 sessions, about 425 KiB per session: cap it by memory.
+mem_avail_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+DANTE_TUNNELS=$TUNNELS
+if ((mem_avail_kib / 2 / 500 < DANTE_TUNNELS)); then
+  DANTE_TUNNELS=$((mem_avail_kib / 2 / 500))
+  note "Dante's idle tunnels capped at $DANTE_TUNNELS by memory ($((mem_avail_kib / 1024)) MiB available)"
+fi
+
+log "D: $TUNNELS idle tunnels"
+if [[ -n ${UP[hopgate_socks]:-} ]]; then idle_cell hopgate "$P_HG_SOCKS" "${PID[hopgate]}" "$TUNNELS"; else put Didle.hopgate.ok n/a; fi
+[[ -n ${UP[microsocks]:-} ]] && idle_cell microsocks "$P_MS" "${PID[microsocks]}" "$TUNNELS"
+[[ -n ${UP[dante]:-} ]] && idle_cell dante "$P_DANTE" "${PID[dante]}" "$DANTE_TUNNELS"
+
+log "D: setup rate, $CLIENTS clients, ${DUR}s"
+setup_cell direct ""
+if [[ -n ${UP[hopgate_socks]:-} ]]; then setup_cell hopgate "$P_HG_SOCKS"; else put Dsetup.hopgate.rate n/a; fi
+[[ -n ${UP[microsocks]:-} ]] && setup_cell microsocks "$P_MS"
+[[ -n ${UP[dante]:-} ]] && setup_cell dante "$P_DANTE"
+
+put "env.end" "load average at end $(cut -d' ' -f1-3 /proc/loadavg); workloads took $(($(date +%s) - T_START)) s"
+kill -0 "${PID[hopgate]}" 2>/dev/null || note "hopgate exited during the run: $(tail -n 3 "$TMP/hopgate.log" | tr '\n' ' ')"
+
+# ---------------------------------------------------------------- the table
+mkdir -p "$(dirname "$OUT")"
+python3 - "$RES" "$TUNNELS" "$BIG_MIB" <<'PY' | tee "$OUT"
+import sys
+res, notes = {}, []
+for line in open(sys.argv[1]):
+    k, _, v = line.rstrip('\n').partition('\t')
+    if k == 'note': notes.append(v)
+    else: res[k] = v
+tunnels, big = sys.argv[2], sys.argv[3]
+
+def num(k):
+    try: return float(res[k])
+    except (KeyError, ValueError): return None
+
+def cell(k):
+    v = res.get(k)
+    return '–' if v is None else v
+
+COLS = ['direct', 'hopgate', 'privoxy', 'tinyproxy', 'microsocks', 'dante']
+HEAD = ['direct', 'hopgate', 'Privoxy', 'Tinyproxy', 'microsocks', 'Dante']
+
+# (workload, metric, key prefix, key suffix, columns measured, better: hi|lo|None, goal)
+rows = [
+    ('A: wrk 1 KiB GET', 'req/s ↑', 'A', 'rps', ['direct', 'hopgate', 'privoxy', 'tinyproxy'], 'hi', ('ratio', 2)),
+    ('A', 'p50 ms ↓', 'A', 'p50', ['direct', 'hopgate', 'privoxy', 'tinyproxy'], 'lo', None),
+    ('A', 'p99 ms ↓', 'A', 'p99', ['direct', 'hopgate', 'privoxy', 'tinyproxy'], 'lo', ('below', None)),
+    ('A', 'errors', 'A', 'err', ['direct', 'hopgate', 'privoxy', 'tinyproxy'], None, None),
+    ('A-chain: → microsocks', 'req/s ↑', 'Achain', 'rps', ['hopgate', 'privoxy', 'tinyproxy'], 'hi', ('ratio', 3)),
+    ('A-chain', 'p50 ms ↓', 'Achain', 'p50', ['hopgate', 'privoxy', 'tinyproxy'], 'lo', None),
+    ('A-chain', 'p99 ms ↓', 'Achain', 'p99', ['hopgate', 'privoxy', 'tinyproxy'], 'lo', None),
+    ('A-chain', 'errors', 'Achain', 'err', ['hopgate', 'privoxy', 'tinyproxy'], None, None),
+    (f'B: {big} MiB via CONNECT', 'MB/s ↑', 'Bconnect', 'mbps', ['direct', 'hopgate', 'privoxy', 'tinyproxy'], 'hi', ('direct', 0.85)),
+    (f'B: {big} MiB via SOCKS5', 'MB/s ↑', 'Bsocks', 'mbps', ['direct', 'hopgate', 'microsocks', 'dante'], 'hi', ('direct', 0.85)),
+    ('C: CPU during B, CONNECT', 'CPU s/GiB ↓', 'Cconnect', 'cpu', ['hopgate', 'privoxy', 'tinyproxy'], 'lo', ('max', 0.5)),
+    ('C: CPU during B, SOCKS5', 'CPU s/GiB ↓', 'Csocks', 'cpu', ['hopgate', 'microsocks', 'dante'], 'lo', ('max', 0.5)),
+    (f'D: {tunnels} idle SOCKS5 tunnels', 'alive / asked', 'Didle', 'ok', ['hopgate', 'microsocks', 'dante'], None, ('all', None)),
+    ('D', 'RSS KiB per tunnel ↓', 'Didle', 'kib', ['hopgate', 'microsocks', 'dante'], 'lo', ('max', 4)),
+    ('D: SOCKS5 setup, 64 clients', 'connects/s ↑', 'Dsetup', 'rate', ['direct', 'hopgate', 'microsocks', 'dante'], 'hi', ('ratio', 2)),
+    ('D', 'p99 ms ↓', 'Dsetup', 'p99', ['direct', 'hopgate', 'microsocks', 'dante'], 'lo', None),
+    ('D', 'failed', 'Dsetup', 'failed', ['direct', 'hopgate', 'microsocks', 'dante'], None, None),
+]
+
+def fmt_ratio(r):
+    return f'{r:.2f}×' if r < 10 else f'{r:.0f}×'
+
+out = ['| workload | metric | ' + ' | '.join(HEAD) + ' | hopgate ÷ best peer | goal |',
+       '|' + '---|' * (len(HEAD) + 4)]
+for wl, metric, pre, suf, cols, better, goal in rows:
+    cells = []
+    for c in COLS:
+        cells.append(cell(f'{pre}.{c}.{suf}') if c in cols else ' ')
+    hg = num(f'{pre}.hopgate.{suf}')
+    peers = [num(f'{pre}.{c}.{suf}') for c in cols if c not in ('direct', 'hopgate')]
+    peers = [p for p in peers if p is not None]
+    ratio, best = '', None
+    if better and hg is not None and peers:
+        best = max(peers) if better == 'hi' else min(peers)
+        ratio = fmt_ratio(hg / best) if best > 0 else '–'
+    g = ''
+    if goal:
+        kind, target = goal
+        if kind == 'ratio':
+            g = f'≥ {target}×: ' + ('n/a' if hg is None or best is None else ('met' if best > 0 and hg / best >= target else 'not met'))
+        elif kind == 'below':
+            g = '< best peer: ' + ('n/a' if hg is None or best is None else ('met' if hg < best else 'not met'))
+        elif kind == 'direct':
+            d = num(f'{pre}.direct.{suf}')
+            g = f'≥ {target:.0%} of direct: ' + ('n/a' if hg is None or not d else f'{hg / d:.0%}, ' + ('met' if hg / d >= target else 'not met'))
+        elif kind == 'max':
+            g = f'≤ {target}: ' + ('n/a' if hg is None else ('met' if hg <= target else 'not met'))
+        elif kind == 'all':
+            v = res.get(f'{pre}.hopgate.{suf}', '')
+            a, _, n = v.partition('/')
+            g = 'all: ' + ('n/a' if not n else ('met' if a == n else 'not met'))
+    out.append(f'| {wl} | {metric} | ' + ' | '.join(cells) + f' | {ratio} | {g} |')
+
+print(f"### bench/compare.sh, {res.get('env.date', '')}")
+print()
+print('\n'.join(out))
+print()
+for k, label in (('env.mode', 'Run'), ('env.host', 'Machine'), ('env.end', 'End'), ('env.hopgate', 'hopgate'), ('env.versions', 'Peers')):
+    if k in res: print(f'- {label}: {res[k]}')
+print('- "n/a": the proxy did not pass the workload\'s probe or gave no result; "–": not measured; blank: not applicable.')
+print('- A-chain columns: hopgate → microsocks (socks5h upstream), Privoxy → microsocks (forward-socks5), Tinyproxy → microsocks (Upstream socks5).')
+print('- ÷ best peer: hopgate\'s figure over the best peer\'s in the same row (for ↓ rows below 1 is better).')
+for n in notes: print(f'- note: {n}')
+PY
+log "table written to $OUT"
