@@ -4,14 +4,19 @@
 #   bench/compare.sh                 full run (about 5 minutes of workloads, bounded under 10)
 #   BENCH_QUICK=1 bench/compare.sh   development run (short durations, 1 repetition, 2 000 tunnels)
 #
-# Knobs (environment): BENCH_DURATION (wrk and setup-rate seconds, 10; quick 3), BENCH_REPS
-# (256 MiB downloads per proxy, 3; quick 1), BENCH_TUNNELS (idle tunnels, 10000; quick 2000),
-# BENCH_BIG_MIB (size of the big file, 256), BENCH_HOPGATE (a hopgate binary to measure instead of
-# build/bench/hopgate), BENCH_LOAD_DIR (a directory holding the load programs hopgate_bench_echo,
-# hopgate_idle_tunnels and hopgate_setup_rate instead of build/bench/bench), BENCH_HOPGATE_ARGS (extra hopgate arguments, e.g. "--log-level warn"),
-# BENCH_NO_BUILD=1 (use what is in build/bench), BENCH_SKIP_DEPS=1, BENCH_KEEP=1 (keep the
-# temporary directory with every config and log), BENCH_OUT (where the Markdown table is also
-# written; default build/bench/compare-last.md).
+# Knobs (environment):
+#   BENCH_DURATION    seconds of each wrk and setup-rate run (10; quick 3)
+#   BENCH_REPS        256 MiB downloads per proxy, the median is reported (3; quick 1)
+#   BENCH_TUNNELS     idle tunnels per SOCKS proxy (10000; quick 2000)
+#   BENCH_BIG_MIB     size of the big file in MiB (256)
+#   BENCH_ONLY        a subset of "A A-chain B D-idle D-setup" (C comes with B); empty: all
+#   BENCH_HOPGATE     a hopgate binary to measure instead of build/bench/hopgate
+#   BENCH_HOPGATE_ARGS extra hopgate arguments, e.g. "--log-level warn"
+#   BENCH_LOAD_DIR    a directory with hopgate_bench_echo, hopgate_idle_tunnels, hopgate_setup_rate
+#                     instead of build/bench/bench
+#   BENCH_NO_BUILD=1  use what is built; BENCH_SKIP_DEPS=1  skip scripts/deps.sh bench
+#   BENCH_KEEP=1      keep the temporary directory (every config, log and raw wrk/curl output)
+#   BENCH_OUT         where the Markdown table is also written (build/bench/compare-last.md)
 #
 # Everything listens on 127.0.0.1 on free ports, runs in the foreground as a child of this script
 # and is stopped by PID on exit. Nothing is installed except through scripts/deps.sh bench.
@@ -58,6 +63,7 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   ((${#targets[@]} == 0)) || { cmake --preset bench >/dev/null && cmake --build --preset bench -j"$(nproc)" --target "${targets[@]}" >/dev/null; } ||
     die "build failed (cmake --build --preset bench)"
 fi
+T_RUN=$(date +%s) # the bound (under 10 minutes) is on what follows; the build comes before
 HOPGATE=${BENCH_HOPGATE:-$BUILD/hopgate}
 LOAD_DIR=${BENCH_LOAD_DIR:-$BUILD/bench}
 ECHO_BIN=$LOAD_DIR/hopgate_bench_echo
@@ -70,9 +76,10 @@ for b in "$HOPGATE" "$ECHO_BIN" "$IDLE_BIN" "$SETUP_BIN"; do [[ -x $b ]] || die 
 # programs that size tables by the limit (Dante) reasonable.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 FD_LIMIT=$(ulimit -n)
-if ((FD_LIMIT < 2 * TUNNELS + 256)); then
-  log "fd limit $FD_LIMIT: lowering tunnels from $TUNNELS to $(((FD_LIMIT - 256) / 2))"
-  TUNNELS=$(((FD_LIMIT - 256) / 2))
+FD_NOTE=""
+if ((FD_LIMIT < 2 * TUNNELS + 64)); then # a proxy holds two sockets per tunnel, and a few more
+  FD_NOTE="idle tunnels lowered from $TUNNELS to $(((FD_LIMIT - 64) / 2)): the descriptor limit here is $FD_LIMIT (hard) and a proxy holds 2 sockets per tunnel"
+  TUNNELS=$(((FD_LIMIT - 64) / 2))
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hopgate-bench.XXXXXX")
@@ -161,6 +168,10 @@ cleanup() { # TERM everything this script started, wait up to 5 s together, KILL
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
+want() { # workload: selected by BENCH_ONLY (empty: every workload)
+  [[ -z ${BENCH_ONLY:-} || " ${BENCH_ONLY//,/ } " == *" $1 "* ]]
+}
+
 put() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
 note() { put "note" "$*"; log "note: $*"; }
 
@@ -206,7 +217,7 @@ dd if=/dev/zero of="$TMP/www/big" bs=1M count="$BIG_MIB" status=none
 chmod 755 "$TMP" "$TMP/www" && chmod 644 "$TMP/www/1k" "$TMP/www/big"
 BIG_BYTES=$((BIG_MIB * 1024 * 1024))
 
-read -r P_ORIGIN P_ORIGIN_CHAIN P_PRIVOXY P_TINY P_PRIVOXY_MS P_TINY_MS P_MS P_MS_CHAIN P_DANTE <<<"$(free_ports 9)"
+read -r P_ORIGIN P_ORIGIN_CHAIN P_PRIVOXY P_TINY P_PRIVOXY_MS P_TINY_MS P_MS P_MS_CHAIN P_DANTE P_HG_HTTP P_HG_SOCKS <<<"$(free_ports 11)"
 
 subst bench/peers/nginx.conf.in "$TMP/nginx.conf" DIR="$TMP" ROOT="$TMP/www" \
   ORIGIN_PORT="$P_ORIGIN" ORIGIN_CHAIN_PORT="$P_ORIGIN_CHAIN"
@@ -231,36 +242,34 @@ subst bench/peers/tinyproxy.conf.in "$TMP/tinyproxy_ms.conf" PORT="$P_TINY_MS" \
 start tinyproxy tinyproxy -d -c "$TMP/tinyproxy.conf"
 start tinyproxy_ms tinyproxy -d -c "$TMP/tinyproxy_ms.conf"
 
-subst bench/peers/hopgate.json.in "$TMP/hopgate.json" MS_PORT="$P_MS_CHAIN" ORIGIN_CHAIN_PORT="$P_ORIGIN_CHAIN"
+subst bench/peers/hopgate.json.in "$TMP/hopgate.json" HTTP_PORT="$P_HG_HTTP" SOCKS_PORT="$P_HG_SOCKS" \
+  MS_PORT="$P_MS_CHAIN" ORIGIN_CHAIN_PORT="$P_ORIGIN_CHAIN"
 # shellcheck disable=SC2086 # BENCH_HOPGATE_ARGS is a word list on purpose
 start hopgate "$HOPGATE" --config "$TMP/hopgate.json" ${BENCH_HOPGATE_ARGS:-}
 
 declare -A UP=()
 for pair in nginx:$P_ORIGIN microsocks:$P_MS microsocks_chain:$P_MS_CHAIN dante:$P_DANTE privoxy:$P_PRIVOXY \
-  privoxy_ms:$P_PRIVOXY_MS tinyproxy:$P_TINY tinyproxy_ms:$P_TINY_MS; do
+  privoxy_ms:$P_PRIVOXY_MS tinyproxy:$P_TINY tinyproxy_ms:$P_TINY_MS hopgate_http:$P_HG_HTTP hopgate_socks:$P_HG_SOCKS; do
   name=${pair%%:*} port=${pair#*:}
-  if wait_port "$port" 10; then UP[$name]=1; else note "$name did not start on 127.0.0.1:$port: $(tail -n 3 "$TMP/$name.log" | tr '\n' ' ')"; fi
+  logname=${name%_http}; logname=${logname%_socks}
+  if wait_port "$port" 10; then UP[$name]=1; else note "$name did not start on 127.0.0.1:$port: $(tail -n 3 "$TMP/$logname.log" | tr '\n' ' ')"; fi
 done
 [[ -n ${UP[nginx]:-} ]] || die "nginx did not start: $(cat "$TMP/nginx.log" "$TMP/nginx.error.log" 2>/dev/null)"
 
-# hopgate and the echo server pick their own ports and print them.
-P_HG_HTTP="" P_HG_SOCKS="" P_ECHO=""
+# The echo server picks its own port and prints it.
+P_ECHO=""
 for ((i = 0; i < 100; i++)); do
-  P_HG_HTTP=$(sed -n 's/.*listening http 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/hopgate.log" | head -n1)
-  P_HG_SOCKS=$(sed -n 's/.*listening socks 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/hopgate.log" | head -n1)
   P_ECHO=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/echo.log" | head -n1)
-  [[ -n $P_HG_HTTP && -n $P_HG_SOCKS && -n $P_ECHO ]] && break
-  kill -0 "${PID[hopgate]}" 2>/dev/null || break
+  [[ -n $P_ECHO ]] && break
   sleep 0.1
 done
 [[ -n $P_ECHO ]] || die "echo server did not start: $(cat "$TMP/echo.log")"
-if [[ -n $P_HG_HTTP ]]; then UP[hopgate_http]=1; else note "hopgate has no HTTP listener: $(tail -n 3 "$TMP/hopgate.log" | tr '\n' ' ')"; fi
-if [[ -n $P_HG_SOCKS ]]; then UP[hopgate_socks]=1; else note "hopgate has no SOCKS listener: $(tail -n 3 "$TMP/hopgate.log" | tr '\n' ' ')"; fi
 ECHO_EP=127.0.0.1:$P_ECHO
 URL_1K=http://127.0.0.1:$P_ORIGIN/1k
 URL_1K_CHAIN=http://127.0.0.1:$P_ORIGIN_CHAIN/1k
 URL_BIG=http://127.0.0.1:$P_ORIGIN/big
 
+[[ -n $FD_NOTE ]] && note "$FD_NOTE"
 put "env.date" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 put "env.host" "$(nproc) cores, $(uname -r), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 put "env.hopgate" "$("$HOPGATE" --version 2>/dev/null | head -n1) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty'))"
@@ -299,17 +308,6 @@ wrk_cell() { # key proxy_port|"" url
   put "$key.rps" "$rps"; put "$key.p50" "$p50"; put "$key.p99" "$p99"; put "$key.err" "$err"
   log "$key: $rps req/s, p50 $p50 ms, p99 $p99 ms, $err errors"
 }
-
-log "A: wrk -t2 -c$CLIENTS -d${DUR}s, 1 KiB"
-wrk_cell A.direct "" "$URL_1K"
-if [[ -n ${UP[hopgate_http]:-} ]]; then wrk_cell A.hopgate "$P_HG_HTTP" "$URL_1K"; else put A.hopgate.rps n/a; fi
-[[ -n ${UP[privoxy]:-} ]] && wrk_cell A.privoxy "$P_PRIVOXY" "$URL_1K"
-[[ -n ${UP[tinyproxy]:-} ]] && wrk_cell A.tinyproxy "$P_TINY" "$URL_1K"
-
-log "A-chain: through microsocks"
-if [[ -n ${UP[hopgate_http]:-} && -n ${UP[microsocks_chain]:-} ]]; then wrk_cell Achain.hopgate "$P_HG_HTTP" "$URL_1K_CHAIN"; else put Achain.hopgate.rps n/a; fi
-[[ -n ${UP[privoxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.privoxy "$P_PRIVOXY_MS" "$URL_1K_CHAIN"
-[[ -n ${UP[tinyproxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.tinyproxy "$P_TINY_MS" "$URL_1K_CHAIN"
 
 # ---------------------------------------------------------------- B and C: 256 MiB downloads
 curl_get() { # mode port url: prints "code bytes bytes_per_second"
@@ -350,16 +348,6 @@ b_cell() { # key mode port pid|""
     log "B$key: $med MB/s (median of ${#speeds[@]})"
   fi
 }
-
-log "B/C: $REPS x $BIG_MIB MiB"
-b_cell connect.direct direct "" ""
-put Bsocks.direct.mbps "$(awk -F'\t' '$1 == "Bconnect.direct.mbps" {print $2}' "$RES")"
-if [[ -n ${UP[hopgate_http]:-} ]]; then b_cell connect.hopgate connect "$P_HG_HTTP" "${PID[hopgate]}"; else put Bconnect.hopgate.mbps n/a; fi
-[[ -n ${UP[privoxy]:-} ]] && b_cell connect.privoxy connect "$P_PRIVOXY" "${PID[privoxy]}"
-[[ -n ${UP[tinyproxy]:-} ]] && b_cell connect.tinyproxy connect "$P_TINY" "${PID[tinyproxy]}"
-if [[ -n ${UP[hopgate_socks]:-} ]]; then b_cell socks.hopgate socks "$P_HG_SOCKS" "${PID[hopgate]}"; else put Bsocks.hopgate.mbps n/a; fi
-[[ -n ${UP[microsocks]:-} ]] && b_cell socks.microsocks socks "$P_MS" "${PID[microsocks]}"
-[[ -n ${UP[dante]:-} ]] && b_cell socks.dante socks "$P_DANTE" "${PID[dante]}"
 
 # ---------------------------------------------------------------- D: idle tunnels, setup rate
 idle_cell() { # key port pid count
@@ -418,18 +406,52 @@ if ((mem_avail_kib / 2 / 500 < DANTE_TUNNELS)); then
   note "Dante's idle tunnels capped at $DANTE_TUNNELS by memory ($((mem_avail_kib / 1024)) MiB available)"
 fi
 
-log "D: $TUNNELS idle tunnels"
-if [[ -n ${UP[hopgate_socks]:-} ]]; then idle_cell hopgate "$P_HG_SOCKS" "${PID[hopgate]}" "$TUNNELS"; else put Didle.hopgate.ok n/a; fi
-[[ -n ${UP[microsocks]:-} ]] && idle_cell microsocks "$P_MS" "${PID[microsocks]}" "$TUNNELS"
-[[ -n ${UP[dante]:-} ]] && idle_cell dante "$P_DANTE" "${PID[dante]}" "$DANTE_TUNNELS"
+# ---------------------------------------------------------------- the run
+# Idle tunnels first, on fresh processes: an allocator keeps what earlier workloads freed, which
+# would hide the cost of a tunnel in the RSS difference.
+if want D-idle; then
+  log "D: $TUNNELS idle tunnels"
+  if [[ -n ${UP[hopgate_socks]:-} ]]; then idle_cell hopgate "$P_HG_SOCKS" "${PID[hopgate]}" "$TUNNELS"; else put Didle.hopgate.ok n/a; fi
+  [[ -n ${UP[microsocks]:-} ]] && idle_cell microsocks "$P_MS" "${PID[microsocks]}" "$TUNNELS"
+  [[ -n ${UP[dante]:-} ]] && idle_cell dante "$P_DANTE" "${PID[dante]}" "$DANTE_TUNNELS"
+fi
 
-log "D: setup rate, $CLIENTS clients, ${DUR}s"
-setup_cell direct ""
-if [[ -n ${UP[hopgate_socks]:-} ]]; then setup_cell hopgate "$P_HG_SOCKS"; else put Dsetup.hopgate.rate n/a; fi
-[[ -n ${UP[microsocks]:-} ]] && setup_cell microsocks "$P_MS"
-[[ -n ${UP[dante]:-} ]] && setup_cell dante "$P_DANTE"
+if want A; then
+  log "A: wrk -t2 -c$CLIENTS -d${DUR}s, 1 KiB"
+  wrk_cell A.direct "" "$URL_1K"
+  if [[ -n ${UP[hopgate_http]:-} ]]; then wrk_cell A.hopgate "$P_HG_HTTP" "$URL_1K"; else put A.hopgate.rps n/a; fi
+  [[ -n ${UP[privoxy]:-} ]] && wrk_cell A.privoxy "$P_PRIVOXY" "$URL_1K"
+  [[ -n ${UP[tinyproxy]:-} ]] && wrk_cell A.tinyproxy "$P_TINY" "$URL_1K"
+fi
 
-put "env.end" "load average at end $(cut -d' ' -f1-3 /proc/loadavg); workloads took $(($(date +%s) - T_START)) s"
+if want A-chain; then
+  log "A-chain: through microsocks"
+  if [[ -n ${UP[hopgate_http]:-} && -n ${UP[microsocks_chain]:-} ]]; then wrk_cell Achain.hopgate "$P_HG_HTTP" "$URL_1K_CHAIN"; else put Achain.hopgate.rps n/a; fi
+  [[ -n ${UP[privoxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.privoxy "$P_PRIVOXY_MS" "$URL_1K_CHAIN"
+  [[ -n ${UP[tinyproxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.tinyproxy "$P_TINY_MS" "$URL_1K_CHAIN"
+fi
+
+if want B; then
+  log "B/C: $REPS x $BIG_MIB MiB"
+  b_cell connect.direct direct "" ""
+  put Bsocks.direct.mbps "$(awk -F'\t' '$1 == "Bconnect.direct.mbps" {print $2}' "$RES")"
+  if [[ -n ${UP[hopgate_http]:-} ]]; then b_cell connect.hopgate connect "$P_HG_HTTP" "${PID[hopgate]}"; else put Bconnect.hopgate.mbps n/a; fi
+  [[ -n ${UP[privoxy]:-} ]] && b_cell connect.privoxy connect "$P_PRIVOXY" "${PID[privoxy]}"
+  [[ -n ${UP[tinyproxy]:-} ]] && b_cell connect.tinyproxy connect "$P_TINY" "${PID[tinyproxy]}"
+  if [[ -n ${UP[hopgate_socks]:-} ]]; then b_cell socks.hopgate socks "$P_HG_SOCKS" "${PID[hopgate]}"; else put Bsocks.hopgate.mbps n/a; fi
+  [[ -n ${UP[microsocks]:-} ]] && b_cell socks.microsocks socks "$P_MS" "${PID[microsocks]}"
+  [[ -n ${UP[dante]:-} ]] && b_cell socks.dante socks "$P_DANTE" "${PID[dante]}"
+fi
+
+if want D-setup; then
+  log "D: setup rate, $CLIENTS clients, ${DUR}s"
+  setup_cell direct ""
+  if [[ -n ${UP[hopgate_socks]:-} ]]; then setup_cell hopgate "$P_HG_SOCKS"; else put Dsetup.hopgate.rate n/a; fi
+  [[ -n ${UP[microsocks]:-} ]] && setup_cell microsocks "$P_MS"
+  [[ -n ${UP[dante]:-} ]] && setup_cell dante "$P_DANTE"
+fi
+
+put "env.end" "load average at end $(cut -d' ' -f1-3 /proc/loadavg); the run took $(($(date +%s) - T_RUN)) s after $((T_RUN - T_START)) s of dependencies and build"
 kill -0 "${PID[hopgate]}" 2>/dev/null || note "hopgate exited during the run: $(tail -n 3 "$TMP/hopgate.log" | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- the table

@@ -59,10 +59,9 @@ asio::awaitable<void> client(const Plan& plan, Worker& w, std::uint32_t id) {
         w.latency_ms.push_back(std::chrono::duration<float, std::milli>(t1 - t0).count());
       }
     } catch (const std::exception& e) {
-      if (std::chrono::steady_clock::now() <= plan.until) {
-        ++w.failed;
-        ++w.errors[error_label(e)];
-      }
+      // Every attempt started in the window counts, also one that fails after it.
+      ++w.failed;
+      ++w.errors[error_label(e)];
       failed_now = true;
     }
     boost::system::error_code ec;
