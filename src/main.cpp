@@ -1,4 +1,10 @@
-// hopgate: the command line. Thin: parse flags, load and validate the config, run the Gateway.
+// hopgate: the command line. Thin: parse flags and environment (hopgate/cli), build the config
+// document, validate it with the one loader, then check, print, probe or run the Gateway.
+#include "hopgate/cli/healthcheck.hpp"
+#include "hopgate/cli/help.hpp"
+#include "hopgate/cli/log_format.hpp"
+#include "hopgate/cli/overrides.hpp"
+#include "hopgate/cli/settings.hpp"
 #include "hopgate/config/loader.hpp"
 #include "hopgate/gateway.hpp"
 
@@ -8,30 +14,13 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sstream>
 
 namespace {
 
-constexpr const char* usage = R"(hopgate - translating HTTP <-> SOCKS proxy gateway
+using namespace hopgate;
 
-Usage: hopgate [--config FILE] [--check] [--log-level LEVEL] [--version] [--help]
-
-  --config FILE      config file (default: config/hopgate.json, then /etc/hopgate/hopgate.json)
-  --check            validate the config, print the effective listeners and routes, exit 0/1
-  --log-level LEVEL  trace, debug, info, warn, error, critical, off (overrides /log/level)
-  --version          print the version and exit
-  --help             this text
-
-Signals: SIGTERM/SIGINT drain (stop accepting, let open tunnels finish within
-/timeouts/shutdown_grace, then exit 0); SIGHUP reloads the config file.
-)";
-
-std::string default_config_path() {
-  for (const char* p : {"config/hopgate.json", "/etc/hopgate/hopgate.json"})
-    if (std::filesystem::exists(p)) return p;
-  return "config/hopgate.json";
-}
-
-void print_effective(const hopgate::config::Config& c) {
+void print_effective(const config::Config& c) {
   using namespace hopgate::config;
   auto listener = [](const char* name, const std::optional<Listener>& l) {
     if (!l) return;
@@ -42,6 +31,7 @@ void print_effective(const hopgate::config::Config& c) {
       if (l->protocols.size() > 1) std::cout << " (http+socks)";
       if (l->auth == AuthMode::password) std::cout << " auth=password";
       if (l->auth == AuthMode::optional) std::cout << " auth=optional";
+      if (!l->token.empty()) std::cout << " token=set";
       std::cout << "\n";
     }
   };
@@ -60,76 +50,130 @@ void print_effective(const hopgate::config::Config& c) {
   std::cout << "route default -> " << c.default_via.display() << "\n";
 }
 
+/// Reads a config file the way the loader does (comments allowed); errors as ConfigErrors.
+std::optional<nlohmann::json> read_document(const std::string& path, std::vector<config::ConfigError>& errors) {
+  std::ifstream in(path);
+  if (!in) {
+    errors.push_back({"", "cannot read config file " + path});
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return nlohmann::json::parse(ss.str(), nullptr, true, true);
+  } catch (const nlohmann::json::parse_error& e) {
+    errors.push_back({"", std::string("JSON syntax error in ") + path + ": " + e.what()});
+    return std::nullopt;
+  }
+}
+
+/// "/etc/hopgate/hopgate.json + HOPGATE_UPSTREAM, --http" for messages.
+std::string describe(const cli::ConfigSource& src, const cli::Settings& s) {
+  std::string out = src.path.empty() ? "(" + src.why + ")" : src.path;
+  auto sources = s.sources();
+  std::string extra;
+  for (auto& name : sources)
+    if (name != "--config" && name != "HOPGATE_CONFIG") extra += (extra.empty() ? "" : ", ") + name;
+  if (!extra.empty()) out += " + " + extra;
+  return out;
+}
+
+void print_errors(const std::string& what, const std::vector<config::ConfigError>& errors) {
+  std::cerr << "hopgate: invalid config " << what << ":\n";
+  for (auto& e : errors) std::cerr << "  " << e.to_string() << "\n";
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path;
-  std::string log_level;
-  bool check = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* flag) -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "hopgate: " << flag << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--config" || a == "-c") config_path = value("--config");
-    else if (a.rfind("--config=", 0) == 0) config_path = a.substr(9);
-    else if (a == "--check") check = true;
-    else if (a == "--log-level") log_level = value("--log-level");
-    else if (a.rfind("--log-level=", 0) == 0) log_level = a.substr(12);
-    else if (a == "--version" || a == "-V") {
-      std::cout << "hopgate " << HOPGATE_VERSION << "\n";
-      return 0;
-    } else if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      return 0;
-    } else {
-      std::cerr << "hopgate: unknown argument \"" << a << "\" (see --help)\n";
-      return 2;
-    }
-  }
-  if (config_path.empty()) config_path = default_config_path();
-
-  auto logger = spdlog::stdout_logger_mt("hopgate");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
-
-  auto result = hopgate::config::load_config_file(config_path);
-  if (!result.ok()) {
-    std::cerr << "hopgate: invalid config " << config_path << ":\n";
-    for (auto& e : result.errors) std::cerr << "  " << e.to_string() << "\n";
-    return 1;
-  }
-  auto& cfg = *result.config;
-  if (!log_level.empty()) cfg.log.level = log_level;
-  auto level = spdlog::level::from_str(cfg.log.level);
-  if (level == spdlog::level::off && cfg.log.level != "off") {
-    std::cerr << "hopgate: unknown log level \"" << cfg.log.level << "\"\n";
+  auto parsed = cli::parse_args(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.ok()) {
+    std::cerr << "hopgate: " << parsed.error << " (see --help)\n";
     return 2;
   }
-  spdlog::set_level(level);
-
-  if (check) {
-    std::cout << "config " << config_path << " is valid\n";
-    print_effective(cfg);
+  const auto& cmd = parsed.command;
+  if (cmd.action == cli::Action::help) {
+    std::cout << cli::help_text();
+    return 0;
+  }
+  if (cmd.action == cli::Action::version) {
+    std::cout << "hopgate " << HOPGATE_VERSION << "\n";
     return 0;
   }
 
-  nlohmann::json doc;
-  {
-    std::ifstream in(config_path);
-    doc = nlohmann::json::parse(in, nullptr, false, true);
+  auto settings = cli::merge_settings(cli::settings_from_environ(), cmd.settings);
+
+  // A health check against a full URL needs no config: a broken config must not hide a live process.
+  if (cmd.action == cli::Action::healthcheck && cmd.healthcheck_target.find("://") != std::string::npos) {
+    std::string why;
+    auto url = cli::parse_http_url(cmd.healthcheck_target, why);
+    if (!url) {
+      std::cerr << "hopgate: --healthcheck: " << why << "\n";
+      return 2;
+    }
+    auto r = cli::run_healthcheck(*url, settings.admin_token ? settings.admin_token->value : "", std::chrono::seconds(5));
+    (r.ok ? std::cout : std::cerr) << "healthcheck " << cmd.healthcheck_target << ": " << r.message << "\n";
+    return r.ok ? 0 : 1;
   }
-  hopgate::Gateway gateway(std::move(cfg), std::move(doc), config_path);
+
+  auto source = cli::choose_config_source(settings, [](const std::string& p) { return std::filesystem::exists(p); });
+  auto what = describe(source, settings);
+  std::vector<config::ConfigError> errors;
+  nlohmann::json base;
+  if (source.path.empty()) base = cli::builtin_base();
+  else if (auto doc = read_document(source.path, errors)) base = std::move(*doc);
+  else {
+    print_errors(what, errors);
+    return 1;
+  }
+
+  auto overlay = cli::apply_settings(std::move(base), settings);
+  if (cmd.action == cli::Action::print_config) std::cout << overlay.doc.dump(2) << "\n";
+  if (!overlay.ok()) {
+    print_errors(what, overlay.errors);
+    return 1;
+  }
+  auto result = config::load_config(overlay.doc);
+  if (!result.ok()) {
+    print_errors(what, result.errors);
+    return 1;
+  }
+  auto& cfg = *result.config;
+
+  switch (cmd.action) {
+  case cli::Action::print_config: return 0;
+  case cli::Action::check:
+    std::cout << "config " << what << " is valid\n";
+    print_effective(cfg);
+    return 0;
+  case cli::Action::healthcheck: {
+    std::string why;
+    auto url = cli::healthcheck_url(cmd.healthcheck_target, &cfg, why);
+    if (!url) {
+      std::cerr << "hopgate: --healthcheck: " << why << "\n";
+      return 1;
+    }
+    std::string token = cfg.listeners.admin ? cfg.listeners.admin->token : "";
+    auto r = cli::run_healthcheck(*url, token, std::chrono::seconds(5));
+    (r.ok ? std::cout : std::cerr) << "healthcheck http://" << url->host << ":" << url->port << url->target << ": "
+                                   << r.message << "\n";
+    return r.ok ? 0 : 1;
+  }
+  default: break;
+  }
+
+  auto logger = spdlog::stdout_logger_mt("hopgate");
+  logger->set_formatter(cli::make_log_formatter(cfg.log.format));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(cfg.log.level));
+
+  hopgate::Gateway gateway(std::move(cfg), std::move(overlay.doc), source.path);
   std::string error;
   if (!gateway.bind(error)) {
     spdlog::critical("{}", error);
     return 1;
   }
-  spdlog::info("hopgate {} started with {}", HOPGATE_VERSION, config_path);
+  spdlog::info("hopgate {} started with {}", HOPGATE_VERSION, what);
   return gateway.run();
 }
