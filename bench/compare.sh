@@ -87,17 +87,17 @@ RES=$TMP/results.tsv
 : >"$RES"
 declare -A PID=()
 
-# The process and its descendants (Dante forks), from /proc.
-tree_pids() {
-  python3 - "$1" <<'PY'
+# The processes and their descendants (Dante forks), from /proc.
+tree_pids() { # pid...
+  python3 - "$@" <<'PY'
 import os, sys
-root = int(sys.argv[1]); kids = {}
+kids = {}
 for d in os.listdir('/proc'):
     if not d.isdigit(): continue
     try: s = open(f'/proc/{d}/stat').read()
     except OSError: continue
     ppid = int(s[s.rfind(')') + 2:].split()[1]); kids.setdefault(ppid, []).append(int(d))
-out, todo = [], [root]
+out, todo = [], [int(a) for a in sys.argv[1:]]
 while todo:
     p = todo.pop(); out.append(p); todo += kids.get(p, [])
 print(' '.join(map(str, out)))
@@ -144,14 +144,10 @@ stop_pid() { # pid: TERM the process, wait up to 5 s, then KILL it and any desce
 }
 
 cleanup() { # TERM everything this script started, wait up to 5 s together, KILL what is left
-  local name pid p i alive all=""
+  local name p i alive all=""
   trap - EXIT INT TERM
-  for name in "${!PID[@]}"; do
-    pid=${PID[$name]}
-    kill -0 "$pid" 2>/dev/null || continue
-    all+=" $(tree_pids "$pid")"
-    kill -TERM "$pid" 2>/dev/null
-  done
+  ((${#PID[@]} > 0)) && all=$(tree_pids "${PID[@]}")
+  for name in "${!PID[@]}"; do kill -TERM "${PID[$name]}" 2>/dev/null; done
   for ((i = 0; i < 50; i++)); do
     alive=0
     for name in "${!PID[@]}"; do kill -0 "${PID[$name]}" 2>/dev/null && alive=1; done
