@@ -9,6 +9,7 @@
 #   BENCH_REPS        256 MiB downloads per proxy, the median is reported (3; quick 1)
 #   BENCH_TUNNELS     idle tunnels per SOCKS proxy (10000; quick 2000)
 #   BENCH_BIG_MIB     size of the big file in MiB (256)
+#   BENCH_BUDGET      seconds after the build after which remaining workloads are skipped (500)
 #   BENCH_ONLY        a subset of "A A-chain B D-idle D-setup" (C comes with B); empty: all
 #   BENCH_HOPGATE     a hopgate binary to measure instead of build/bench/hopgate
 #   BENCH_HOPGATE_ARGS extra hopgate arguments, e.g. "--log-level warn"
@@ -35,7 +36,8 @@ else
 fi
 BIG_MIB=${BENCH_BIG_MIB:-256}
 CLIENTS=64
-OPEN_SECONDS=60 # idle tunnels: give up opening after this long (Dante at 10 000)
+OPEN_SECONDS=45 # idle tunnels: give up opening after this long (Dante at 10 000)
+BUDGET=${BENCH_BUDGET:-500} # seconds after the build; a workload that would start later is skipped
 BUILD=$ROOT/build/bench
 OUT=${BENCH_OUT:-$BUILD/compare-last.md}
 T_START=$(date +%s)
@@ -168,6 +170,11 @@ want() { # workload: selected by BENCH_ONLY (empty: every workload)
   [[ -z ${BENCH_ONLY:-} || " ${BENCH_ONLY//,/ } " == *" $1 "* ]]
 }
 
+budget_ok() { # key: true while the run is within its time budget; else the cell is n/a with a note
+  if (($(date +%s) - T_RUN < BUDGET)); then return 0; fi
+  put "$1" "n/a"; note "$1 skipped: the run passed its budget of $BUDGET s"; return 1
+}
+
 put() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
 note() { put "note" "$*"; log "note: $*"; }
 
@@ -281,6 +288,7 @@ probe_http() { # proxy_port url: the proxy answers 200 for an absolute-URI GET
 
 wrk_cell() { # key proxy_port|"" url
   local key=$1 port=$2 url=$3 out
+  budget_ok "$key.rps" || return
   if [[ -n $port ]]; then
     if ! probe_http "$port" "$url"; then put "$key.rps" "n/a"; note "$key: no 200 for GET $url through 127.0.0.1:$port"; return; fi
     local host=${url#http://}
@@ -312,12 +320,13 @@ curl_get() { # mode port url: prints "code bytes bytes_per_second"
     connect) via=(-p -x "http://127.0.0.1:$port") ;;
     socks) via=(--socks5 "127.0.0.1:$port") ;;
   esac
-  timeout 150 curl -s -o /dev/null --max-time 120 "${via[@]}" -w '%{http_code} %{size_download} %{speed_download}\n' "$url" 2>/dev/null ||
+  timeout 90 curl -s -o /dev/null --max-time 60 --speed-limit 1000000 --speed-time 10 "${via[@]}" -w '%{http_code} %{size_download} %{speed_download}\n' "$url" 2>/dev/null ||
     echo "000 0 0"
 }
 
 b_cell() { # key mode port pid|""
   local key=$1 mode=$2 port=$3 pid=$4 code bytes speed r before after speeds=() bad=0
+  budget_ok "B$key.mbps" || return
   read -r code bytes speed <<<"$(curl_get "$mode" "$port" "$URL_1K")"
   if [[ $code != 200 ]]; then
     put "B$key.mbps" "n/a"; put "C$key.cpu" "n/a"; note "B$key: $mode through 127.0.0.1:$port answered $code"; return
@@ -325,12 +334,12 @@ b_cell() { # key mode port pid|""
   [[ -n $pid ]] && before=$(proc_usage "$pid" | awk '{print $2}')
   for ((r = 0; r < REPS; r++)); do
     read -r code bytes speed <<<"$(curl_get "$mode" "$port" "$URL_BIG")"
-    if [[ $code != 200 || $bytes != "$BIG_BYTES" ]]; then bad=$((bad + 1)); continue; fi
+    if [[ $code != 200 || $bytes != "$BIG_BYTES" ]]; then bad=$((bad + 1)); break; fi # a stall: do not repeat it
     speeds+=("$speed")
   done
   [[ -n $pid ]] && after=$(proc_usage "$pid" | awk '{print $2}')
   if ((${#speeds[@]} == 0)); then put "B$key.mbps" "n/a"; put "C$key.cpu" "n/a"; note "B$key: every download failed"; return; fi
-  ((bad > 0)) && note "B$key: $bad of $REPS downloads failed"
+  ((bad > 0)) && note "B$key: a download failed (status $code, $bytes bytes); the median is of ${#speeds[@]}"
   local med
   med=$(printf '%s\n' "${speeds[@]}" | sort -g | awk '{v[NR] = $1} END {printf "%.0f", v[int((NR + 1) / 2)] / 1e6}')
   put "B$key.mbps" "$med"
@@ -348,6 +357,7 @@ b_cell() { # key mode port pid|""
 # ---------------------------------------------------------------- D: idle tunnels, setup rate
 idle_cell() { # key port pid count
   local key=$1 port=$2 pid=$3 count=$4 rss0 rss1 nproc1 ready final ok alive failed i
+  budget_ok "Didle.$key.ok" || return
   sleep 1
   read -r rss0 _ _ <<<"$(proc_usage "$pid")"
   start "idle_$key" "$IDLE_BIN" --proxy "127.0.0.1:$port" --target "$ECHO_EP" --count "$count" \
@@ -365,7 +375,7 @@ idle_cell() { # key port pid count
   sleep 2 # let the proxy settle with every tunnel idle
   read -r rss1 _ nproc1 <<<"$(proc_usage "$pid")"
   kill -USR1 "${PID[idle_$key]}"
-  for ((i = 0; i < 600; i++)); do kill -0 "${PID[idle_$key]}" 2>/dev/null || break; sleep 0.1; done
+  for ((i = 0; i < 300; i++)); do kill -0 "${PID[idle_$key]}" 2>/dev/null || break; sleep 0.1; done
   stop_pid "${PID[idle_$key]}"; unset "PID[idle_$key]"
   final=$(grep -m1 '^final ' "$TMP/idle_$key.log")
   ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$ready"); failed=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' <<<"$ready")
@@ -382,6 +392,7 @@ idle_cell() { # key port pid count
 
 setup_cell() { # key port|""
   local key=$1 port=$2 out rate failed p99 target=(--direct)
+  budget_ok "Dsetup.$key.rate" || return
   [[ -n $port ]] && target=(--proxy "127.0.0.1:$port")
   out=$(timeout $((DUR + 30)) "$SETUP_BIN" "${target[@]}" --target "$ECHO_EP" --clients "$CLIENTS" --duration "$DUR" 2>&1)
   printf '%s\n' "$out" >"$TMP/Dsetup.$key.log"
