@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <fstream>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -59,62 +60,92 @@ void Gateway::install(config::Config cfg, nlohmann::json doc) {
   doc_ = std::move(doc);
 }
 
-bool Gateway::bind(std::string& error) {
-  auto cfg = shared_.current()->config;
+std::vector<Gateway::ListenerPtr> Gateway::wanted_listeners(const config::Config& cfg, std::vector<std::string>* paths) {
+  std::vector<ListenerPtr> out;
   auto add = [&](const std::optional<config::Listener>& l, const std::string& name, config::Protocol kind, bool admin) {
-    if (!l) return true;
-    for (const auto& ep : l->listen) {
-      BoundListener b;
-      b.name = name;
-      b.admin = admin;
-      b.info.kind = kind;
-      b.info.protocols = l->protocols;
-      b.acceptor = std::make_unique<tcp::acceptor>(*contexts_[0]);
-      error_code ec;
-      b.acceptor->open(ep.protocol(), ec);
-      if (!ec) b.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec && ep.address().is_v6()) b.acceptor->set_option(asio::ip::v6_only(true), ec);
-      if (!ec) b.acceptor->bind(ep, ec);
-      if (!ec) b.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) {
-        error = "cannot listen on " + endpoint_text(ep) + " (/listeners/" + name + "): " + ec.message();
-        return false;
-      }
-      b.endpoint = b.acceptor->local_endpoint(ec);
-      spdlog::info("listening {} {}", name, endpoint_text(b.endpoint));
-      listeners_.push_back(std::move(b));
+    if (!l) return;
+    for (std::size_t i = 0; i < l->listen.size(); ++i) {
+      auto b = std::make_shared<BoundListener>();
+      b->name = name;
+      b->admin = admin;
+      b->configured = l->listen[i];
+      b->info.kind = kind;
+      b->info.protocols = l->protocols;
+      out.push_back(std::move(b));
+      if (paths) paths->push_back("/listeners/" + name + "/listen/" + std::to_string(i));
     }
-    return true;
   };
-  bool ok = add(cfg->listeners.http, "http", config::Protocol::http, false) &&
-            add(cfg->listeners.socks, "socks", config::Protocol::socks, false) &&
-            add(cfg->listeners.admin, "admin", config::Protocol::http, true);
-  bound_ = ok;
-  return ok;
+  add(cfg.listeners.http, "http", config::Protocol::http, false);
+  add(cfg.listeners.socks, "socks", config::Protocol::socks, false);
+  add(cfg.listeners.admin, "admin", config::Protocol::http, true);
+  return out;
 }
 
-awaitable<void> Gateway::accept_loop(BoundListener& l) {
+error_code Gateway::open_acceptor(BoundListener& b) {
+  const auto& ep = b.configured;
+  b.acceptor = std::make_unique<tcp::acceptor>(*contexts_[0]);
+  error_code ec;
+  b.acceptor->open(ep.protocol(), ec);
+  if (!ec) b.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && ep.address().is_v6()) b.acceptor->set_option(asio::ip::v6_only(true), ec);
+  if (!ec) b.acceptor->bind(ep, ec);
+  if (!ec) b.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) b.endpoint = b.acceptor->local_endpoint(ec);
+  if (ec) {
+    error_code ignored;
+    b.acceptor->close(ignored);
+  }
+  return ec;
+}
+
+bool Gateway::bind(std::string& error) {
+  auto cfg = shared_.current()->config;
+  auto wanted = wanted_listeners(*cfg);
+  std::lock_guard lock(listeners_mutex_);
+  for (auto& b : wanted) {
+    if (auto ec = open_acceptor(*b)) {
+      error = "cannot listen on " + endpoint_text(b->configured) + " (/listeners/" + b->name + "): " + ec.message();
+      return false;
+    }
+    spdlog::info("listening {} {}", b->name, endpoint_text(b->endpoint));
+    listeners_.push_back(std::move(b));
+  }
+  bound_ = true;
+  return true;
+}
+
+void Gateway::start_accepting(const ListenerPtr& l) {
+  co_spawn(*contexts_[0], accept_loop(l), asio::detached);
+}
+
+awaitable<void> Gateway::accept_loop(ListenerPtr l) {
   for (;;) {
-    std::size_t w = l.admin ? 0 : next_worker_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
-    auto [ec, socket] = co_await l.acceptor->async_accept(contexts_[w]->get_executor(), use_nothrow);
-    if (ec == asio::error::operation_aborted || !l.acceptor->is_open()) co_return;
+    std::size_t w = l->admin ? 0 : next_worker_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
+    auto [ec, socket] = co_await l->acceptor->async_accept(contexts_[w]->get_executor(), use_nothrow);
+    if (ec == asio::error::operation_aborted || !l->acceptor->is_open()) co_return;
     if (ec) {
       // Out of descriptors or a transient error: back off instead of spinning or dying.
       static thread_local Clock::time_point last_log{};
       if (Clock::now() - last_log > std::chrono::seconds(5)) {
-        spdlog::warn("accept on {} failed: {}; backing off", endpoint_text(l.endpoint), ec.message());
+        spdlog::warn("accept on {} failed: {}; backing off", endpoint_text(l->endpoint), ec.message());
         last_log = Clock::now();
       }
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
       co_await t.async_wait(use_nothrow);
       continue;
     }
-    if (l.admin) {
+    if (l->admin) {
       asio::co_spawn(socket.get_executor(), admin::serve_admin(std::move(socket), shared_, *this),
                      [](std::exception_ptr e) { log_exception(e, "admin session"); });
     } else {
+      frontend::ListenerInfo info;
+      {
+        // A reload may change what the port speaks (protocols) without re-binding it.
+        std::lock_guard lock(listeners_mutex_);
+        info = l->info;
+      }
       auto ex = socket.get_executor();
-      asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[w]}, l.info),
+      asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[w]}, std::move(info)),
                      [](std::exception_ptr e) { log_exception(e, "session"); });
     }
   }
@@ -125,7 +156,7 @@ awaitable<void> Gateway::handle_signals() {
     auto [ec, sig] = co_await signals_->async_wait(use_nothrow);
     if (ec) co_return;
     if (sig == SIGHUP) {
-      auto r = reload_from_file();
+      auto r = reload_from_file(admin::ChangeSource::signal);
       if (!r.ok())
         for (auto& e : r.errors) spdlog::error("reload refused: {}", e.to_string());
       continue;
@@ -144,8 +175,12 @@ awaitable<void> Gateway::drain() {
   if (stopping_.exchange(true)) co_return;
   shared_.draining = true;
   error_code ec;
-  for (auto& l : listeners_)
-    if (!l.admin) l.acceptor->close(ec);
+  {
+    // The admin API stays up while draining: /readyz says 503 and /api/v1/connections shows what is left.
+    std::lock_guard lock(listeners_mutex_);
+    for (auto& l : listeners_)
+      if (!l->admin) l->acceptor->close(ec);
+  }
   auto grace = to_clock(shared_.current()->config->timeouts.shutdown_grace);
   auto deadline = Clock::now() + grace;
   asio::steady_timer t(co_await asio::this_coro::executor);
@@ -159,7 +194,10 @@ awaitable<void> Gateway::drain() {
     t.expires_after(std::chrono::milliseconds(200));
     co_await t.async_wait(use_nothrow);
   }
-  for (auto& l : listeners_) l.acceptor->close(ec);
+  {
+    std::lock_guard lock(listeners_mutex_);
+    for (auto& l : listeners_) l->acceptor->close(ec);
+  }
   if (signals_) signals_->cancel(ec);
   spdlog::info("stopped");
   for (auto& c : contexts_) c->stop();
@@ -168,7 +206,11 @@ awaitable<void> Gateway::drain() {
 int Gateway::run() {
   signals_ = std::make_unique<asio::signal_set>(*contexts_[0], SIGINT, SIGTERM, SIGHUP);
   co_spawn(*contexts_[0], handle_signals(), asio::detached);
-  for (auto& l : listeners_) co_spawn(*contexts_[0], accept_loop(l), asio::detached);
+  {
+    std::lock_guard lock(listeners_mutex_);
+    for (auto& l : listeners_) start_accepting(l);
+    accepting_ = true;
+  }
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (auto& c : contexts_) guards.push_back(asio::make_work_guard(*c));
   for (std::size_t i = 1; i < contexts_.size(); ++i) threads_.emplace_back([c = contexts_[i].get()] { c->run(); });
@@ -181,31 +223,146 @@ int Gateway::run() {
 
 std::vector<admin::ListenerStatus> Gateway::listeners() const {
   std::vector<admin::ListenerStatus> out;
-  for (auto& l : listeners_) out.push_back({l.name, endpoint_text(l.endpoint)});
+  std::lock_guard lock(listeners_mutex_);
+  for (auto& l : listeners_) out.push_back({l->name, endpoint_text(l->endpoint), l->endpoint.port()});
   return out;
 }
 
-config::LoadResult Gateway::reload_from_file() {
-  if (path_.empty()) return {std::nullopt, {{"", "no config file to reload (started without --config)"}}};
-  auto r = config::load_config_file(path_);
-  if (!r.ok()) return r;
-  nlohmann::json doc;
-  try {
-    std::ifstream in(path_);
-    doc = nlohmann::json::parse(in, nullptr, true, true);
-  } catch (const std::exception& e) {
-    return {std::nullopt, {{"", e.what()}}};
+admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admin::ChangeSource source,
+                                    std::optional<std::uint64_t> expected_generation) {
+  using Status = admin::ChangeResult::Status;
+  admin::ChangeResult r;
+  auto current = shared_.current();
+  r.generation = current->generation;
+  if (stopping_) {
+    r.status = Status::unavailable;
+    r.errors.push_back({"", "draining: the config no longer changes"});
+    return r;
   }
-  install(*r.config, std::move(doc));
-  spdlog::info("reloaded {} (generation {})", path_, generation_);
+  if (expected_generation && *expected_generation != current->generation) {
+    r.status = Status::conflict;
+    r.errors.push_back({"", "expected generation " + std::to_string(*expected_generation) + ", running " +
+                                std::to_string(current->generation)});
+    return r;
+  }
+  if (cfg.workers != current->config->workers)
+    spdlog::warn("/workers changed: the number of worker threads changes at the next restart");
+
+  // Listeners: bind what is new before changing anything, so that a failure leaves all as it was.
+  std::vector<ListenerPtr> added, removed;
+  if (bound_) {
+    std::vector<std::string> paths;
+    auto wanted = wanted_listeners(cfg, &paths);
+    std::lock_guard lock(listeners_mutex_);
+    auto same = [](const BoundListener& a, const BoundListener& b) { return a.name == b.name && a.configured == b.configured; };
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](auto& l) { return same(*l, *wanted[i]); });
+      if (it != listeners_.end()) continue;
+      if (auto ec = open_acceptor(*wanted[i])) {
+        r.status = Status::bind_failed;
+        r.errors.push_back({paths[i], "cannot listen on " + endpoint_text(wanted[i]->configured) + ": " + ec.message()});
+      } else {
+        added.push_back(wanted[i]);
+      }
+    }
+    if (!r.ok()) {
+      for (auto& a : added) {
+        error_code ignored;
+        a->acceptor->close(ignored);
+      }
+      return r;
+    }
+    for (auto& l : listeners_) {
+      auto it = std::find_if(wanted.begin(), wanted.end(), [&](auto& w) { return same(*l, *w); });
+      if (it == wanted.end()) removed.push_back(l);
+      else l->info = (*it)->info;
+    }
+  }
+
+  install(std::move(cfg), std::move(doc));
+  r.generation = shared_.current()->generation;
+
+  if (bound_) {
+    std::lock_guard lock(listeners_mutex_);
+    for (auto& a : added) {
+      spdlog::info("listening {} {}", a->name, endpoint_text(a->endpoint));
+      listeners_.push_back(a);
+      if (accepting_) start_accepting(a);
+    }
+    for (auto& old : removed) {
+      spdlog::info("stopped listening {} {} (open connections stay)", old->name, endpoint_text(old->endpoint));
+      listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), old), listeners_.end());
+      // The accept loop runs on the first io_context: close there, not under its feet.
+      asio::post(*contexts_[0], [old] {
+        error_code ignored;
+        old->acceptor->close(ignored);
+      });
+    }
+  }
+  spdlog::info("config generation {} applied ({})", r.generation, admin::to_string(source));
   return r;
 }
 
-config::LoadResult Gateway::apply(const nlohmann::json& doc) {
-  auto r = config::load_config(doc);
-  if (!r.ok()) return r;
-  install(*r.config, doc);
-  spdlog::info("applied new config (generation {})", generation_);
+admin::ChangeResult Gateway::reload_from_file(admin::ChangeSource source) {
+  std::lock_guard lock(change_mutex_);
+  admin::ChangeResult r;
+  r.generation = shared_.current()->generation;
+  auto refuse = [&](admin::ChangeResult::Status status, std::string message) {
+    r.status = status;
+    r.errors.push_back({"", std::move(message)});
+  };
+  // Read the file once: the document kept for GET /api/v1/config is the one validated.
+  std::optional<nlohmann::json> doc;
+  if (path_.empty()) {
+    refuse(admin::ChangeResult::Status::unavailable, "no config file to reload (started without one)");
+  } else if (std::ifstream in(path_); !in) {
+    refuse(admin::ChangeResult::Status::invalid, "cannot read config file " + path_);
+  } else {
+    try {
+      doc = nlohmann::json::parse(in, nullptr, true, true);
+    } catch (const nlohmann::json::parse_error& e) {
+      refuse(admin::ChangeResult::Status::invalid, std::string("JSON syntax error in ") + path_ + ": " + e.what());
+    }
+  }
+  if (doc && overlay_) {
+    std::vector<config::ConfigError> errors;
+    auto laid = overlay_(std::move(*doc), errors);
+    doc.reset();
+    if (!errors.empty() || !laid) {
+      r.status = admin::ChangeResult::Status::invalid;
+      r.errors = std::move(errors);
+    } else {
+      doc = std::move(*laid);
+    }
+  }
+  if (doc) {
+    auto loaded = config::load_config(*doc);
+    if (!loaded.ok()) {
+      r.status = admin::ChangeResult::Status::invalid;
+      r.errors = std::move(loaded.errors);
+    } else {
+      r = change(std::move(*loaded.config), std::move(*doc), source, std::nullopt);
+    }
+  }
+  shared_.stats.on_reload(admin::to_string(source), r.ok());
+  if (!r.ok()) spdlog::warn("reload of {} refused ({}): {} error(s)", path_, admin::to_string(source), r.errors.size());
+  return r;
+}
+
+admin::ChangeResult Gateway::apply(const nlohmann::json& doc, admin::ChangeSource source,
+                                   std::optional<std::uint64_t> expected_generation) {
+  std::lock_guard lock(change_mutex_);
+  admin::ChangeResult r;
+  auto loaded = config::load_config(doc);
+  if (!loaded.ok()) {
+    r.status = admin::ChangeResult::Status::invalid;
+    r.errors = std::move(loaded.errors);
+    r.generation = shared_.current()->generation;
+  } else {
+    r = change(std::move(*loaded.config), doc, source, expected_generation);
+  }
+  shared_.stats.on_reload(admin::to_string(source), r.ok());
+  if (!r.ok()) spdlog::warn("config change refused ({}): {} error(s)", admin::to_string(source), r.errors.size());
   return r;
 }
 
@@ -215,5 +372,10 @@ nlohmann::json Gateway::config_document() const {
 }
 
 bool Gateway::ready() const { return bound_ && !shared_.draining; }
+
+nlohmann::json Gateway::upstream_health(std::string_view) const {
+  // No health checking yet: the group health tracker reports here when it lands.
+  return nullptr;
+}
 
 } // namespace hopgate

@@ -2,6 +2,11 @@
 // Gateway: owns the io_contexts (one per worker), the listeners, the shared route snapshot, the
 // admin API and the signals; applies reloads. A session lives on one io_context from accept to
 // close; the acceptors hand new sockets to the workers round-robin.
+//
+// A reload (SIGHUP, POST /api/v1/reload, PUT /api/v1/routes) is validated whole, then swaps the
+// snapshot atomically: open connections keep the snapshot they took, new ones get the new one.
+// Listener addresses that the new config adds are bound before anything changes (a failure
+// changes nothing); addresses it drops stop accepting; the others are not touched.
 #include "hopgate/admin/control.hpp"
 #include "hopgate/config/config.hpp"
 #include "hopgate/frontend/context.hpp"
@@ -9,7 +14,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -33,25 +40,42 @@ public:
 
   // admin::Control
   std::vector<admin::ListenerStatus> listeners() const override;
-  config::LoadResult reload_from_file() override;
-  config::LoadResult apply(const nlohmann::json& doc) override;
+  admin::ChangeResult reload_from_file(admin::ChangeSource source) override;
+  admin::ChangeResult apply(const nlohmann::json& doc, admin::ChangeSource source,
+                            std::optional<std::uint64_t> expected_generation = std::nullopt) override;
   nlohmann::json config_document() const override;
   std::string config_path() const override { return path_; }
   Clock::time_point started() const override { return started_; }
   bool ready() const override;
+  nlohmann::json upstream_health(std::string_view name) const override;
 
   frontend::Shared& shared() { return shared_; }
 
+  /// Re-applies what the command line and environment laid over the file (cli::apply_settings)
+  /// to the file's document at each reload, so that a reload keeps flags and HOPGATE_* values.
+  /// Returns the document to load, or nullopt with `errors` (paths name the flag or variable).
+  using ReloadOverlay =
+      std::function<std::optional<nlohmann::json>(nlohmann::json doc, std::vector<config::ConfigError>& errors)>;
+  void set_reload_overlay(ReloadOverlay overlay) { overlay_ = std::move(overlay); }
+
 private:
   struct BoundListener {
-    std::string name;
+    std::string name;          ///< "http", "socks", "admin"
+    tcp::endpoint configured;  ///< as written (port 0 stays 0): what reloads compare
     frontend::ListenerInfo info;
     bool admin = false;
     std::unique_ptr<tcp::acceptor> acceptor;
-    tcp::endpoint endpoint;
+    tcp::endpoint endpoint;    ///< as bound
   };
+  using ListenerPtr = std::shared_ptr<BoundListener>;
 
-  awaitable<void> accept_loop(BoundListener& l);
+  /// Every listen address of `cfg`, unbound, with the JSON path it came from in `paths`.
+  static std::vector<ListenerPtr> wanted_listeners(const config::Config& cfg, std::vector<std::string>* paths = nullptr);
+  error_code open_acceptor(BoundListener& l);
+  admin::ChangeResult change(config::Config cfg, nlohmann::json doc, admin::ChangeSource source,
+                             std::optional<std::uint64_t> expected_generation);
+  void start_accepting(const ListenerPtr& l);
+  awaitable<void> accept_loop(ListenerPtr l);
   awaitable<void> drain();
   awaitable<void> handle_signals();
   void install(config::Config cfg, nlohmann::json doc);
@@ -60,15 +84,19 @@ private:
   std::vector<std::unique_ptr<frontend::Worker>> workers_;
   std::vector<std::thread> threads_;
   frontend::Shared shared_;
-  std::vector<BoundListener> listeners_;
+  mutable std::mutex listeners_mutex_; ///< guards listeners_ and each one's `info`
+  std::vector<ListenerPtr> listeners_;
   std::atomic<std::size_t> next_worker_{0};
   std::unique_ptr<asio::signal_set> signals_;
   std::string path_;
+  ReloadOverlay overlay_;
+  std::mutex change_mutex_; ///< one config change at a time
   mutable std::mutex doc_mutex_;
   nlohmann::json doc_;
-  std::uint64_t generation_ = 0;
+  std::uint64_t generation_ = 0; ///< under doc_mutex_
   Clock::time_point started_ = Clock::now();
   std::atomic<bool> bound_{false};
+  std::atomic<bool> accepting_{false}; ///< run() started the accept loops
   std::atomic<bool> stopping_{false};
 };
 

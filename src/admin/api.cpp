@@ -1,42 +1,527 @@
+// The admin API's HTTP side: one coroutine per client connection reads requests with Beast's
+// parser (head and body limits, deadlines), answers each through handle_request, and keeps the
+// connection alive. The documents themselves are built in views.cpp, metrics.cpp and pac.cpp.
 #include "hopgate/admin/api.hpp"
 
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "hopgate/admin/metrics.hpp"
+#include "hopgate/admin/pac.hpp"
+#include "hopgate/admin/views.hpp"
+#include "hopgate/dns/resolver.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <array>
+#include <charconv>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace hopgate::admin {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+using nlohmann::json;
 
-// Minimal admin face until the full API lands: health and readiness.
-awaitable<void> serve_admin(tcp::socket socket, frontend::Shared& shared, Control& control) {
-  beast::flat_buffer buffer;
-  for (;;) {
-    http::request<http::string_body> req;
-    auto [ec, n] = co_await http::async_read(socket, buffer, req, use_nothrow);
-    (void)n;
-    if (ec) co_return;
-    http::response<http::string_body> res;
-    res.version(11);
-    res.keep_alive(req.keep_alive());
-    res.set(http::field::content_type, "application/json");
-    if (req.target() == "/healthz") {
-      res.result(http::status::ok);
-      res.body() = R"({"status":"ok"})";
-    } else if (req.target() == "/readyz") {
-      bool ready = control.ready() && !shared.draining.load();
-      res.result(ready ? http::status::ok : http::status::service_unavailable);
-      res.body() = ready ? R"({"status":"ready"})" : R"({"status":"not ready"})";
+namespace {
+
+/// Time a client has to send a request head and body once it started one.
+constexpr auto request_timeout = std::chrono::seconds(30);
+/// Time an idle keep-alive connection stays open between requests.
+constexpr auto keepalive_timeout = std::chrono::seconds(60);
+
+std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+Response make_response(const Request& req, http::status status, std::string body, std::string_view content_type) {
+  Response res{status, req.version()};
+  res.set(http::field::server, "hopgate/" HOPGATE_VERSION);
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response json_response(const Request& req, http::status status, const json& j) {
+  return make_response(req, status, dump(j), "application/json");
+}
+
+Response error_response(const Request& req, http::status status, std::string_view code, std::string_view message,
+                        json details = nullptr) {
+  json e{{"code", code}, {"message", message}};
+  if (!details.is_null()) e["details"] = std::move(details);
+  return json_response(req, status, {{"error", e}});
+}
+
+json errors_json(const std::vector<config::ConfigError>& errors) {
+  json out = json::array();
+  for (auto& e : errors) out.push_back({{"path", e.path}, {"message", e.message}});
+  return out;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') out += ' ';
+    else if (s[i] == '%' && i + 2 < s.size()) {
+      unsigned v = 0;
+      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (ec == std::errc{} && p == s.data() + i + 3) {
+        out += static_cast<char>(v);
+        i += 2;
+      } else {
+        out += s[i];
+      }
     } else {
-      res.result(http::status::not_found);
-      res.body() = R"({"error":{"code":"not_found","message":"no such endpoint"}})";
+      out += s[i];
     }
-    res.prepare_payload();
-    auto [wec, m] = co_await http::async_write(socket, res, use_nothrow);
-    (void)m;
-    if (wec || !req.keep_alive()) co_return;
   }
+  return out;
+}
+
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::string param(const std::string& key) const {
+    auto it = query.find(key);
+    return it == query.end() ? std::string() : it->second;
+  }
+};
+
+Target parse_target(std::string_view t) {
+  Target out;
+  auto q = t.find('?');
+  out.path = percent_decode(t.substr(0, q));
+  if (q == std::string_view::npos) return out;
+  auto rest = t.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    if (!pair.empty())
+      out.query[percent_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool is_json_content_type(std::string_view ct) {
+  auto semi = ct.find(';');
+  return iequals(trim(ct.substr(0, semi)), "application/json");
+}
+
+std::optional<std::size_t> parse_size(std::string_view s) {
+  std::size_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+/// "5", "\"5\"" or "W/\"5\"" from an If-Match header.
+std::optional<std::uint64_t> parse_generation(std::string_view s) {
+  s = trim(s);
+  if (s.starts_with("W/")) s.remove_prefix(2);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+Response change_response(const Request& req, const ChangeResult& r, json ok_body) {
+  using S = ChangeResult::Status;
+  switch (r.status) {
+  case S::applied: ok_body["generation"] = r.generation; return json_response(req, http::status::ok, ok_body);
+  case S::invalid:
+    return error_response(req, http::status::unprocessable_entity, "invalid_config",
+                          std::to_string(r.errors.size()) + " error(s) in the config; nothing was applied", errors_json(r.errors));
+  case S::conflict:
+    return error_response(req, http::status::conflict, "generation_conflict",
+                          "the config changed meanwhile (running generation " + std::to_string(r.generation) +
+                              "); fetch it again and retry",
+                          errors_json(r.errors));
+  case S::unavailable:
+    return error_response(req, http::status::conflict, "unavailable",
+                          r.errors.empty() ? "cannot change the config now" : r.errors.front().message, errors_json(r.errors));
+  case S::bind_failed:
+    return error_response(req, http::status::conflict, "bind_failed",
+                          "a new listener address cannot be bound; nothing was applied", errors_json(r.errors));
+  }
+  return error_response(req, http::status::internal_server_error, "internal", "unknown outcome");
+}
+
+/// "host" or "[v6]" from a Host header, when it is a plain name or address (it ends up in
+/// JavaScript, so anything else is ignored).
+std::optional<std::string> host_of(std::string_view host_header) {
+  std::string_view h = trim(host_header);
+  if (h.empty()) return std::nullopt;
+  if (h.front() == '[') {
+    auto close = h.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    auto inner = h.substr(1, close - 1);
+    if (inner.empty() || inner.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return std::nullopt;
+    return std::string(h.substr(0, close + 1));
+  }
+  h = h.substr(0, h.find(':'));
+  if (h.empty() || h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != std::string_view::npos)
+    return std::nullopt;
+  return std::string(h);
+}
+
+PacProxies pac_proxies(const Request& req, const ApiContext& ctx) {
+  auto cfg = ctx.shared.current()->config;
+  auto listeners = ctx.control.listeners();
+  auto header_host = host_of(req[http::field::host]);
+  auto address_of = [&](const std::string& name) -> std::string {
+    for (auto& l : listeners) {
+      if (l.name != name) continue;
+      std::string host = l.address.substr(0, l.address.rfind(':'));
+      if (header_host) host = *header_host;
+      else if (host == "0.0.0.0") host = "127.0.0.1";
+      else if (host == "[::]") host = "[::1]";
+      return host + ":" + std::to_string(l.port);
+    }
+    return {};
+  };
+  auto speaks = [](const std::optional<config::Listener>& l, config::Protocol p) {
+    return l && std::find(l->protocols.begin(), l->protocols.end(), p) != l->protocols.end();
+  };
+  PacProxies p;
+  if (speaks(cfg->listeners.http, config::Protocol::http)) p.http = address_of("http");
+  else if (speaks(cfg->listeners.socks, config::Protocol::http)) p.http = address_of("socks");
+  // Browsers cannot answer a SOCKS password prompt: offer SOCKS5 only when it needs none.
+  if (speaks(cfg->listeners.socks, config::Protocol::socks) && cfg->listeners.socks->auth != config::AuthMode::password)
+    p.socks = address_of("socks");
+  else if (speaks(cfg->listeners.http, config::Protocol::socks) && cfg->listeners.http->auth != config::AuthMode::password)
+    p.socks = address_of("http");
+  return p;
+}
+
+awaitable<Response> route_query(const Request& req, const Target& t, ApiContext ctx) {
+  auto target_text = t.param("target");
+  if (target_text.empty()) co_return error_response(req, http::status::bad_request, "bad_request", "missing target=host:port");
+  auto target = TargetAddress::parse(target_text);
+  if (!target || target->port == 0)
+    co_return error_response(req, http::status::bad_request, "bad_request", "bad target \"" + target_text + "\" (expected host:port)");
+  RouteQuery q;
+  q.target = *target;
+  q.user = t.param("user");
+  if (auto fe = t.param("frontend"); !fe.empty()) {
+    if (fe == "http") q.frontend = config::Protocol::http;
+    else if (fe == "socks") q.frontend = config::Protocol::socks;
+    else co_return error_response(req, http::status::bad_request, "bad_request", "frontend must be \"http\" or \"socks\"");
+  }
+  if (auto c = t.param("client"); !c.empty()) {
+    error_code ec;
+    q.client = asio::ip::make_address(c, ec);
+    if (ec) co_return error_response(req, http::status::bad_request, "bad_request", "client must be an IP address");
+  }
+  auto snapshot = ctx.shared.current();
+  auto out = explain_route(*snapshot, q);
+  auto resolve = t.param("resolve");
+  if ((resolve == "true" || resolve == "1") && out.value("needs_resolution", false)) {
+    dns::Resolver resolver(co_await asio::this_coro::executor);
+    auto res = co_await resolver.resolve(q.target.domain);
+    q.resolved = res.addresses;
+    q.resolved_given = true;
+    out = explain_route(*snapshot, q);
+    if (res.ec) out["resolve_error"] = res.ec.message();
+  }
+  co_return json_response(req, http::status::ok, out);
+}
+
+Response put_routes(const Request& req, ApiContext ctx) {
+  if (!is_json_content_type(req[http::field::content_type]))
+    return error_response(req, http::status::unsupported_media_type, "unsupported_media_type",
+                          "send the routes as Content-Type: application/json");
+  json body = json::parse(req.body(), nullptr, false);
+  if (body.is_discarded()) {
+    std::string why = "the body is not valid JSON";
+    try {
+      auto again = json::parse(req.body());
+      (void)again;
+    } catch (const json::parse_error& e) {
+      why = e.what();
+    }
+    return error_response(req, http::status::bad_request, "bad_json", why);
+  }
+  std::vector<config::ConfigError> shape;
+  if (!body.is_object()) shape.push_back({"", "expected an object {\"routes\": [...], \"default\": {...}}"});
+  else {
+    if (!body.contains("routes")) shape.push_back({"/routes", "missing"});
+    for (auto& [k, v] : body.items())
+      if (k != "routes" && k != "default") shape.push_back({"/" + k, "unknown key (expected \"routes\" and optionally \"default\")"});
+  }
+  if (!shape.empty())
+    return change_response(req, {ChangeResult::Status::invalid, shape, ctx.shared.current()->generation}, {});
+  std::optional<std::uint64_t> expected;
+  if (auto im = req[http::field::if_match]; !im.empty() && trim(im) != "*") {
+    expected = parse_generation(im);
+    if (!expected)
+      return error_response(req, http::status::bad_request, "bad_request", "If-Match must be a generation, e.g. \"7\"");
+  }
+  // The rest of the document stays as it runs; the whole result is validated before anything changes.
+  json doc = ctx.control.config_document();
+  doc["routes"] = body["routes"];
+  if (body.contains("default")) doc["default"] = body["default"];
+  auto r = ctx.control.apply(doc, ChangeSource::routes, expected);
+  return change_response(req, r, {{"applied", true}, {"routes", body["routes"].size()}});
+}
+
+bool authorized(const Request& req, const ApiContext& ctx) {
+  auto cfg = ctx.shared.current()->config;
+  if (!cfg->listeners.admin || cfg->listeners.admin->token.empty()) return true;
+  std::string_view h = req[http::field::authorization];
+  h = trim(h);
+  if (h.size() < 7 || !iequals(h.substr(0, 7), "bearer ")) return false;
+  return secret_equals(trim(h.substr(7)), cfg->listeners.admin->token);
+}
+
+/// The endpoints and the methods each allows, for 404 vs 405.
+struct Endpoint {
+  std::string_view path;
+  bool prefix;
+  std::string_view allow;
+};
+constexpr Endpoint endpoints[] = {
+    {"/healthz", false, "GET"},
+    {"/readyz", false, "GET"},
+    {"/metrics", false, "GET"},
+    {"/proxy.pac", false, "GET"},
+    {"/api/v1/stats", false, "GET"},
+    {"/api/v1/connections", false, "GET"},
+    {"/api/v1/connections/", true, "DELETE"},
+    {"/api/v1/config", false, "GET"},
+    {"/api/v1/routes", false, "GET, PUT"},
+    {"/api/v1/reload", false, "POST"},
+    {"/api/v1/route", false, "GET"},
+    {"/api/v1/upstreams", false, "GET"},
+};
+
+} // namespace
+
+awaitable<Response> handle_request(const Request& req, ApiContext ctx) {
+  auto t = parse_target(req.target());
+  const auto method = req.method();
+  const auto& path = t.path;
+  auto now = Clock::now();
+
+  if (path == "/healthz" && method == http::verb::get)
+    co_return json_response(req, http::status::ok, {{"status", "ok"}});
+
+  if (!authorized(req, ctx)) {
+    auto res = error_response(req, http::status::unauthorized, "unauthorized",
+                              "send the admin token as Authorization: Bearer <token>");
+    res.set(http::field::www_authenticate, "Bearer realm=\"hopgate\"");
+    co_return res;
+  }
+
+  if (method == http::verb::get) {
+    if (path == "/readyz") {
+      bool ready = ctx.control.ready() && !ctx.shared.draining.load();
+      co_return json_response(req, ready ? http::status::ok : http::status::service_unavailable,
+                              {{"status", ready ? "ready" : (ctx.shared.draining.load() ? "draining" : "not ready")}});
+    }
+    if (path == "/api/v1/stats") co_return json_response(req, http::status::ok, stats_json(ctx.shared, ctx.control, now));
+    if (path == "/api/v1/connections") {
+      ConnectionFilter f;
+      f.route = t.param("route");
+      f.user = t.param("user");
+      f.target = t.param("target");
+      f.frontend = t.param("frontend");
+      f.state = t.param("state");
+      for (auto [key, out] : {std::pair{"limit", &f.limit}, std::pair{"offset", &f.offset}}) {
+        if (!t.query.count(key)) continue;
+        auto v = parse_size(t.param(key));
+        if (!v) co_return error_response(req, http::status::bad_request, "bad_request", std::string(key) + " must be a number");
+        *out = *v;
+      }
+      if (f.limit > ConnectionFilter::max_limit)
+        co_return error_response(req, http::status::bad_request, "bad_request",
+                                 "limit must be at most " + std::to_string(ConnectionFilter::max_limit));
+      co_return json_response(req, http::status::ok, connections_json(ctx.shared.registry, f, now));
+    }
+    if (path == "/api/v1/config") {
+      auto snapshot = ctx.shared.current();
+      json out{{"generation", snapshot->generation},
+               {"path", ctx.control.config_path()},
+               {"config", redact_config(ctx.control.config_document())}};
+      co_return json_response(req, http::status::ok, out);
+    }
+    if (path == "/api/v1/routes") {
+      auto snapshot = ctx.shared.current();
+      auto res = json_response(req, http::status::ok, routes_json(ctx.control.config_document(), *snapshot));
+      res.set(http::field::etag, "\"" + std::to_string(snapshot->generation) + "\"");
+      co_return res;
+    }
+    if (path == "/api/v1/route") co_return co_await route_query(req, t, ctx);
+    if (path == "/api/v1/upstreams")
+      co_return json_response(req, http::status::ok, upstreams_json(*ctx.shared.current()->config, ctx.control));
+    if (path == "/metrics")
+      co_return make_response(req, http::status::ok, render_metrics(ctx.shared, ctx.control, now), metrics_content_type);
+    if (path == "/proxy.pac") {
+      auto snapshot = ctx.shared.current();
+      co_return make_response(req, http::status::ok, make_pac(*snapshot->config, pac_proxies(req, ctx), snapshot->generation),
+                              "application/x-ns-proxy-autoconfig");
+    }
+  }
+  if (method == http::verb::put && path == "/api/v1/routes") co_return put_routes(req, ctx);
+  if (method == http::verb::post && path == "/api/v1/reload") {
+    auto r = ctx.control.reload_from_file(ChangeSource::reload);
+    co_return change_response(req, r, {{"reloaded", true}, {"path", ctx.control.config_path()}});
+  }
+  if (method == http::verb::delete_ && path.starts_with("/api/v1/connections/")) {
+    auto id = parse_size(std::string_view(path).substr(std::string_view("/api/v1/connections/").size()));
+    if (!id) co_return error_response(req, http::status::bad_request, "bad_request", "a connection id is a number");
+    if (!ctx.shared.registry.kill(*id))
+      co_return error_response(req, http::status::not_found, "not_found", "no open connection " + std::to_string(*id));
+    co_return json_response(req, http::status::ok, {{"id", *id}, {"closing", true}});
+  }
+
+  for (auto& e : endpoints) {
+    bool hit = e.prefix ? path.starts_with(e.path) && path.size() > e.path.size() : path == e.path;
+    if (!hit) continue;
+    auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
+                              std::string(req.method_string()) + " is not allowed on " + path + " (allowed: " +
+                                  std::string(e.allow) + ")");
+    res.set(http::field::allow, e.allow);
+    co_return res;
+  }
+  co_return error_response(req, http::status::not_found, "not_found", "no such endpoint: " + path);
+}
+
+namespace {
+
+bool client_allowed(const config::Listener& l, const asio::ip::address& a) {
+  for (auto& c : l.deny)
+    if (c.contains(a)) return false;
+  if (l.allow.empty()) return true;
+  for (auto& c : l.allow)
+    if (c.contains(a)) return true;
+  return false;
+}
+
+/// Answers a request that cannot be read whole, then the connection closes.
+awaitable<void> refuse(beast::tcp_stream& stream, http::status status, std::string_view code, std::string_view message) {
+  Request req;
+  req.version(11);
+  req.keep_alive(false);
+  auto res = error_response(req, status, code, message);
+  res.keep_alive(false);
+  stream.expires_after(std::chrono::seconds(5));
+  co_await http::async_write(stream, res, use_nothrow);
+  // Lingering close: stop sending, then read and drop what the client still sends (the rest of
+  // a refused body) for a moment, so that it reads our answer instead of a connection reset.
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  std::array<char, 16 * 1024> sink;
+  std::size_t dropped = 0;
+  stream.expires_after(std::chrono::seconds(2));
+  while (dropped < 2 * max_request_body) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+    if (ec) break;
+    dropped += n;
+  }
+}
+
+} // namespace
+
+awaitable<void> serve_admin(tcp::socket socket, frontend::Shared& shared, Control& control) {
+  error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  {
+    auto cfg = shared.current()->config;
+    if (cfg->listeners.admin && !client_allowed(*cfg->listeners.admin, peer.address())) {
+      spdlog::info("admin: refused {}: not in the admin allow list", peer.address().to_string());
+      co_return;
+    }
+  }
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  ApiContext ctx{shared, control};
+  for (bool first = true;; first = false) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(max_request_head);
+    parser.body_limit(max_request_body);
+    stream.expires_after(first ? request_timeout : keepalive_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+    (void)hn;
+    if (hec == http::error::body_limit) {
+      co_await refuse(stream, http::status::payload_too_large, "payload_too_large",
+                      "the request body is limited to " + std::to_string(max_request_body) + " bytes");
+      break;
+    }
+    if (hec == http::error::header_limit) {
+      co_await refuse(stream, http::status::bad_request, "bad_request", "the request head is too large");
+      break;
+    }
+    if (hec == http::error::end_of_stream || hec == beast::error::timeout || hec == asio::error::eof ||
+        hec == asio::error::connection_reset || hec == asio::error::operation_aborted)
+      break;
+    if (hec) {
+      co_await refuse(stream, http::status::bad_request, "bad_request", "malformed request: " + hec.message());
+      break;
+    }
+    if (!parser.is_done()) {
+      if (iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        auto [cec, cn] = co_await http::async_write(stream, cont, use_nothrow);
+        (void)cn;
+        if (cec) break;
+      }
+      stream.expires_after(request_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+      (void)bn;
+      if (bec == http::error::body_limit) {
+        co_await refuse(stream, http::status::payload_too_large, "payload_too_large",
+                        "the request body is limited to " + std::to_string(max_request_body) + " bytes");
+        break;
+      }
+      if (bec) {
+        if (bec != beast::error::timeout && bec != http::error::end_of_stream)
+          co_await refuse(stream, http::status::bad_request, "bad_request", "malformed request body: " + bec.message());
+        break;
+      }
+    }
+    auto req = parser.release();
+    Response res;
+    try {
+      res = co_await handle_request(req, ctx);
+    } catch (const std::exception& e) {
+      // A bug, not a client error: answer 500 and keep serving others.
+      spdlog::error("admin: {} {}: {}", std::string(req.method_string()), std::string(req.target()), e.what());
+      res = error_response(req, http::status::internal_server_error, "internal", e.what());
+    }
+    spdlog::debug("admin: {} {} {} -> {}", peer.address().to_string(), std::string(req.method_string()),
+                  std::string(req.target()), res.result_int());
+    stream.expires_after(request_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+    (void)wn;
+    if (wec || !res.keep_alive()) break;
+  }
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
 }
 
 } // namespace hopgate::admin

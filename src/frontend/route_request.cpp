@@ -13,8 +13,10 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::
   RoutedConnection out{ctx.shared.current(), {}, upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}, 0, {}}};
   routing::RequestInfo info{target, client.frontend, client.address, client.user};
   out.decision = out.snapshot->table.match(info);
+  unsigned lookups = 0; // local DNS lookups for this request, for the admin stats per route
   if (out.decision.needs_resolution) {
     // A "resolve": true rule wants the name's addresses: this lookup is local by the rule's own choice.
+    ++lookups;
     auto res = co_await ctx.worker.resolver.resolve(target.domain);
     out.decision = out.snapshot->table.match(info, res.addresses, true);
   }
@@ -35,17 +37,23 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::
       out.dial.ec = ProxyError::not_allowed;
       out.dial.where = "route " + route->name;
       out.dial.detail = "port " + std::to_string(target.port) + " not allowed";
+      ctx.shared.stats.on_local_lookups(out.decision.rule_name(), lookups);
       co_return out;
     }
   }
   if (out.decision.via.kind == config::Via::Kind::block) {
     out.dial.ec = ProxyError::blocked;
     out.dial.where = "route " + out.decision.rule_name();
+    ctx.shared.stats.on_local_lookups(out.decision.rule_name(), lookups);
     co_return out;
   }
   upstream::DialRequest req{out.snapshot, out.decision.via, target, client,
                             route ? route->remote_dns : config::RemoteDns::any, socks_command};
   out.dial = co_await upstream::dial(req, ctx.worker.resolver);
+  // Dial latency is labelled by the route's configured action ("direct", "tor", "office -> tor",
+  // a group's name): a stable, small label set the operator recognises.
+  ctx.shared.stats.on_dial(out.decision.via.display(), out.dial.took, !out.dial.ec);
+  ctx.shared.stats.on_local_lookups(out.decision.rule_name(), lookups + out.dial.local_lookups);
   {
     std::lock_guard lock(conn.mutex);
     conn.state = out.dial.ec ? "failed" : "open";
