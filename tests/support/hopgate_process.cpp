@@ -1,5 +1,6 @@
 #include "support/hopgate_process.hpp"
 
+#include <cstdlib>
 #include <gtest/gtest.h>
 #include <regex>
 #include <sstream>
@@ -8,7 +9,11 @@
 
 namespace hopgate::test {
 
-std::string hopgate_binary() { return HOPGATE_BINARY; }
+std::string hopgate_binary() {
+  // HOPGATE_TEST_BINARY runs the suite against another build (release, asan) of the same sources.
+  if (const char* other = std::getenv("HOPGATE_TEST_BINARY"); other && *other) return other;
+  return HOPGATE_BINARY;
+}
 
 HopgateProcess::HopgateProcess(const nlohmann::json& config, std::vector<std::string> extra_args) {
   start(config, std::move(extra_args));

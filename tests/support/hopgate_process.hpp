@@ -12,7 +12,7 @@
 
 namespace hopgate::test {
 
-/// Path of the hopgate binary built with the tests.
+/// Path of the hopgate binary built with the tests (or $HOPGATE_TEST_BINARY when set).
 std::string hopgate_binary();
 
 /// One bound listener as announced by hopgate ("listening socks 127.0.0.1:40123").

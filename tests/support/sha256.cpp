@@ -3,6 +3,10 @@
 #include "support/sha256.hpp"
 
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 namespace hopgate::test {
 
@@ -18,14 +22,82 @@ constexpr std::uint32_t K[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
-inline std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+// A macro, not a function: in Debug builds even an inline helper stays a call per use.
+#define HOPGATE_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+#if defined(__x86_64__) || defined(__i386__)
+bool cpu_has_sha_ni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  bool ssse3 = c & (1u << 9), sse41 = c & (1u << 19);
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  bool sha = b & (1u << 29);
+  return ssse3 && sse41 && sha;
+}
+
+/// The SHA-256 compression function on the x86 SHA extensions (four rounds per step).
+__attribute__((target("sha,sse4.1,ssse3"))) void blocks_sha_ni(std::uint32_t state[8], const std::uint8_t* data,
+                                                               std::size_t nblocks) {
+  const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[0]));
+  __m128i state1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[4]));
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);            // CDAB
+  state1 = _mm_shuffle_epi32(state1, 0x1B);      // EFGH
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8); // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);   // CDGH
+  for (; nblocks > 0; --nblocks, data += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i msg[4];
+    for (int g = 0; g < 16; ++g) {
+      __m128i& m = msg[g & 3];
+      if (g < 4) {
+        m = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * g)), mask);
+      } else {
+        // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16] for the four t of this group.
+        __m128i x = _mm_sha256msg1_epu32(m, msg[(g + 1) & 3]);
+        x = _mm_add_epi32(x, _mm_alignr_epi8(msg[(g + 3) & 3], msg[(g + 2) & 3], 4));
+        m = _mm_sha256msg2_epu32(x, msg[(g + 3) & 3]);
+      }
+      __m128i k = _mm_add_epi32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&K[4 * g])));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, k);
+      k = _mm_shuffle_epi32(k, 0x0E);
+      state0 = _mm_sha256rnds2_epu32(state0, state1, k);
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);          // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);       // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);    // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);       // ABEF
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[0]), state0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[4]), state1);
+}
+#else
+bool cpu_has_sha_ni() { return false; }
+#endif
 
 } // namespace
 
-Sha256::Sha256() {
+bool Sha256::hardware_available() {
+  static const bool yes = cpu_has_sha_ni();
+  return yes;
+}
+
+Sha256::Sha256(bool allow_hardware) : hardware_(allow_hardware && hardware_available()) {
   static constexpr std::uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
   std::memcpy(h_, init, sizeof h_);
+}
+
+void Sha256::blocks(const std::uint8_t* p, std::size_t nblocks) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (hardware_) {
+    blocks_sha_ni(h_, p, nblocks);
+    return;
+  }
+#endif
+  for (; nblocks > 0; --nblocks, p += 64) block(p);
 }
 
 void Sha256::block(const std::uint8_t* p) {
@@ -34,16 +106,16 @@ void Sha256::block(const std::uint8_t* p) {
     w[i] = (std::uint32_t(p[4 * i]) << 24) | (std::uint32_t(p[4 * i + 1]) << 16) |
            (std::uint32_t(p[4 * i + 2]) << 8) | std::uint32_t(p[4 * i + 3]);
   for (int i = 16; i < 64; ++i) {
-    std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    std::uint32_t s0 = HOPGATE_ROTR(w[i - 15], 7) ^ HOPGATE_ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    std::uint32_t s1 = HOPGATE_ROTR(w[i - 2], 17) ^ HOPGATE_ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
   std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
   for (int i = 0; i < 64; ++i) {
-    std::uint32_t S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+    std::uint32_t S1 = HOPGATE_ROTR(e, 6) ^ HOPGATE_ROTR(e, 11) ^ HOPGATE_ROTR(e, 25);
     std::uint32_t ch = (e & f) ^ (~e & g);
     std::uint32_t t1 = h + S1 + ch + K[i] + w[i];
-    std::uint32_t S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+    std::uint32_t S0 = HOPGATE_ROTR(a, 2) ^ HOPGATE_ROTR(a, 13) ^ HOPGATE_ROTR(a, 22);
     std::uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
     std::uint32_t t2 = S0 + maj;
     h = g;
@@ -75,13 +147,13 @@ void Sha256::update(const void* data, std::size_t n) {
     p += take;
     n -= take;
     if (buf_len_ < 64) return;
-    block(buf_);
+    blocks(buf_, 1);
     buf_len_ = 0;
   }
-  while (n >= 64) {
-    block(p);
-    p += 64;
-    n -= 64;
+  if (n >= 64) {
+    blocks(p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
   }
   if (n > 0) {
     std::memcpy(buf_, p, n);

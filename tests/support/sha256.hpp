@@ -13,7 +13,10 @@ namespace hopgate::test {
 
 class Sha256 {
 public:
-  Sha256();
+  /// allow_hardware: use the CPU's SHA extensions when it has them (the portable code otherwise).
+  explicit Sha256(bool allow_hardware = true);
+  /// True when this CPU has the SHA extensions used by the fast path.
+  static bool hardware_available();
   void update(const void* data, std::size_t n);
   void update(std::span<const std::uint8_t> data) { update(data.data(), data.size()); }
   void update(std::string_view data) { update(data.data(), data.size()); }
@@ -22,7 +25,9 @@ public:
   std::string hex_final();
 
 private:
+  void blocks(const std::uint8_t* p, std::size_t nblocks);
   void block(const std::uint8_t* p);
+  bool hardware_ = false;
   std::uint32_t h_[8];
   std::uint8_t buf_[64];
   std::size_t buf_len_ = 0;
