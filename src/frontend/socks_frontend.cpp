@@ -5,6 +5,8 @@
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
 #include "hopgate/frontend/route_request.hpp"
+#include "hopgate/frontend/socks_bind.hpp"
+#include "hopgate/frontend/udp_associate.hpp"
 #include "hopgate/relay/relay.hpp"
 
 #include <boost/asio/write.hpp>
@@ -97,13 +99,15 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
     co_return "not allowed (SOCKS4 has no password)";
   }
+  upstream::ClientIdentity who{{}, {}, {}, config::Protocol::socks};
+  error_code ignored;
+  who.address = client.remote_endpoint(ignored).address();
+  if (req.command == static_cast<std::uint8_t>(s4::Command::bind))
+    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v4, buf);
   if (req.command != static_cast<std::uint8_t>(s4::Command::connect)) {
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
     co_return "command not supported";
   }
-  upstream::ClientIdentity who{conn.executor ? asio::ip::address{} : asio::ip::address{}, {}, {}, config::Protocol::socks};
-  error_code ignored;
-  who.address = client.remote_endpoint(ignored).address();
   auto routed = co_await route_and_dial(ctx, who, req.target, 0x01, conn);
   if (routed.dial.ec) {
     spdlog::debug("conn {} {}", conn.id, routed.dial.error_message());
@@ -205,6 +209,10 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
     conn.target = req.target.to_string();
     conn.user = who.user;
   }
+  if (req.command == static_cast<std::uint8_t>(s5::Command::bind))
+    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v5, buf);
+  if (req.command == static_cast<std::uint8_t>(s5::Command::udp_associate))
+    co_return co_await serve_udp_associate(client, ctx, conn, who, req.target);
   if (req.command != static_cast<std::uint8_t>(s5::Command::connect)) {
     co_await send_socks5_failure(client, 0x07);
     co_return "command not supported";

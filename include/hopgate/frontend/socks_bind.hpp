@@ -1,0 +1,33 @@
+#pragma once
+// SOCKS BIND (RFC 1928 section 4, SOCKS4 "BIND"): the client asks the proxy to accept one
+// connection for it (FTP active mode and the like). Two replies: the first carries the address
+// the proxy listens on, the second the peer that connected; then the two are relayed.
+// On a direct route hopgate listens itself; when the route's last hop is a SOCKS4 or SOCKS5
+// upstream the BIND goes to that hop and both of its replies are passed on.
+#include "hopgate/admin/registry.hpp"
+#include "hopgate/config/config.hpp"
+#include "hopgate/frontend/context.hpp"
+#include "hopgate/upstream/dialer.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hopgate::frontend {
+
+/// Which SOCKS version the client speaks: it decides the reply format.
+enum class SocksVersion { v4, v5 };
+
+/// Serves a BIND request once the handshake is done. `peer` is the request's DST: the peer
+/// the client expects (an unspecified IP accepts any peer; a domain accepts its addresses).
+/// `client_pending` holds bytes the client sent past its request: they go to the peer first.
+/// Returns the result text for the access log.
+awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                  const upstream::ClientIdentity& who, const TargetAddress& peer,
+                                  SocksVersion version, std::vector<std::uint8_t>& client_pending);
+
+/// The schemes the last position of `via` may use (one hop, or every member of a group);
+/// empty for direct and block. BIND needs them all to be SOCKS, UDP ASSOCIATE all SOCKS5.
+std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, const config::Via& via);
+
+} // namespace hopgate::frontend

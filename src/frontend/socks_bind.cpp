@@ -1,0 +1,333 @@
+#include "hopgate/frontend/socks_bind.hpp"
+
+#include "hopgate/codec/socks4.hpp"
+#include "hopgate/codec/socks5.hpp"
+#include "hopgate/core/cidr.hpp"
+#include "hopgate/core/error.hpp"
+#include "hopgate/core/error_map.hpp"
+#include "hopgate/relay/relay.hpp"
+
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+namespace hopgate::frontend {
+namespace {
+
+namespace s4 = codec::socks4;
+namespace s5 = codec::socks5;
+using Bytes = std::vector<std::uint8_t>;
+
+/// While we wait for the peer, bytes the client sends are kept for the peer up to this much.
+constexpr std::size_t max_early_bytes = 64 * 1024;
+
+TargetAddress endpoint_target(const tcp::endpoint& ep) { return TargetAddress::from_ip(unmap_v4(ep.address()), ep.port()); }
+
+bool unspecified(const TargetAddress& t) { return t.ip && t.ip->is_unspecified(); }
+
+/// One reply in the client's SOCKS version. `rep` is a SOCKS5 code: 0 grants, anything else
+/// is SOCKS4's one failure code. SOCKS4 replies carry IPv4 only: an IPv6 or domain address is
+/// sent as 0.0.0.0, which tells a SOCKS4 client to use the proxy's own address (SOCKS4 spec).
+awaitable<void> send_reply(tcp::socket& s, SocksVersion v, std::uint8_t rep, const TargetAddress& bound) {
+  Bytes out;
+  if (v == SocksVersion::v5) {
+    TargetAddress b = bound;
+    if (b.ip) b.ip = unmap_v4(*b.ip);
+    if (b.is_domain() && b.domain.empty()) b = TargetAddress::from_ip(asio::ip::address_v4::any(), b.port);
+    s5::encode_reply(out, static_cast<s5::Reply>(rep), b);
+  } else {
+    asio::ip::address_v4 ip = asio::ip::address_v4::any();
+    if (bound.ip && unmap_v4(*bound.ip).is_v4()) ip = unmap_v4(*bound.ip).to_v4();
+    s4::encode_reply(out, rep == 0 ? s4::Reply::granted : s4::Reply::rejected, ip, bound.port);
+  }
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(out), use_nothrow);
+  (void)ec;
+  (void)n;
+}
+
+awaitable<void> send_failure(tcp::socket& s, SocksVersion v, std::uint8_t rep) {
+  co_await send_reply(s, v, rep, TargetAddress::from_ip(asio::ip::address_v4::any(), 0));
+}
+
+/// Runs while we wait for the peer: keeps what the client sends (for the peer) and returns
+/// when the client goes away, so that an abandoned BIND does not hold its port until the timeout.
+awaitable<void> watch_client(tcp::socket& client, Bytes& pending) {
+  std::array<std::uint8_t, 4096> chunk;
+  while (pending.size() < max_early_bytes) {
+    auto [ec, n] = co_await client.async_read_some(asio::buffer(chunk), use_nothrow);
+    if (ec) co_return;
+    pending.insert(pending.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  // Full: stop reading (back-pressure) and leave the end to the other branch or the deadline.
+  asio::steady_timer forever(co_await asio::this_coro::executor, Clock::time_point::max());
+  co_await forever.async_wait(use_nothrow);
+}
+
+/// Reads one message from the hop into `buf` (which may already hold it); returns its length.
+template <class Decode> awaitable<std::size_t> read_hop_message(tcp::socket& s, Bytes& buf, Decode decode, error_code& ec) {
+  for (;;) {
+    error_code dec = codec::CodecError::need_more;
+    std::size_t n = buf.empty() ? 0 : decode(std::span<const std::uint8_t>(buf), dec);
+    if (!dec) {
+      ec = {};
+      co_return n;
+    }
+    if (dec != codec::CodecError::need_more || buf.size() > 1024) {
+      ec = ProxyError::upstream_protocol_error;
+      co_return 0;
+    }
+    std::array<std::uint8_t, 512> chunk;
+    auto [rec, got] = co_await s.async_read_some(asio::buffer(chunk), use_nothrow);
+    if (rec) {
+      ec = (rec == asio::error::eof || rec == asio::error::connection_reset) ? error_code(ProxyError::upstream_protocol_error) : rec;
+      co_return 0;
+    }
+    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+  }
+}
+
+std::string relay_result(relay::RelayEnd end) { return end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok"; }
+
+/// BIND on a direct route: hopgate listens itself.
+awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                   const config::Config& cfg, const TargetAddress& peer, SocksVersion version,
+                                   Bytes& client_pending) {
+  auto ex = co_await asio::this_coro::executor;
+  // The peers we let in: the request's address, or all of its name's addresses, or anyone.
+  std::vector<asio::ip::address> expected;
+  if (peer.is_domain()) {
+    auto res = co_await ctx.worker.resolver.resolve(peer.domain);
+    if (res.ec) {
+      co_await send_failure(client, version, socks5_reply_for(ProxyError::name_not_resolved));
+      conn.error = ProxyError::name_not_resolved;
+      co_return "cannot resolve expected peer " + peer.domain;
+    }
+    for (auto& a : res.addresses) expected.push_back(unmap_v4(a));
+  } else if (!peer.ip->is_unspecified()) {
+    expected.push_back(unmap_v4(*peer.ip));
+  }
+
+  // Listen on the address of the interface that carries the client's connection: the client
+  // reached us there, so that is the address it can tell its peer.
+  error_code ec;
+  auto local = client.local_endpoint(ec);
+  tcp::acceptor acceptor(ex);
+  tcp::endpoint listen_at(unmap_v4(local.address()), 0);
+  if (!ec) acceptor.open(listen_at.protocol(), ec);
+  if (!ec) acceptor.bind(listen_at, ec);
+  if (!ec) acceptor.listen(1, ec);
+  if (ec) {
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::general_failure));
+    conn.error = ProxyError::general_failure;
+    co_return "bind: cannot listen: " + ec.message();
+  }
+  auto bound = acceptor.local_endpoint(ec);
+  spdlog::debug("conn {} bind: listening on {}", conn.id, endpoint_target(bound).to_string());
+  conn.set("bind-wait");
+  co_await send_reply(client, version, 0, endpoint_target(bound));
+
+  tcp::socket peer_socket(ex);
+  auto accept_expected = [&]() -> awaitable<error_code> {
+    for (;;) {
+      auto [aec, s] = co_await acceptor.async_accept(use_nothrow);
+      if (aec == asio::error::connection_aborted) continue;
+      if (aec) co_return aec;
+      error_code rec;
+      auto from = s.remote_endpoint(rec);
+      if (rec) continue;
+      auto addr = unmap_v4(from.address());
+      if (expected.empty() || std::find(expected.begin(), expected.end(), addr) != expected.end()) {
+        peer_socket = std::move(s);
+        co_return error_code{};
+      }
+      // Someone else found the port first: turn it away and keep waiting for the right peer.
+      spdlog::debug("conn {} bind: refused a connection from {} (expecting {})", conn.id, endpoint_target(from).to_string(),
+                    peer.host());
+    }
+  };
+  using namespace asio::experimental::awaitable_operators;
+  auto waited = co_await with_timeout(accept_expected() || watch_client(client, client_pending), cfg.timeouts.bind);
+  acceptor.close(ec);
+  if (!waited) {
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::timeout));
+    conn.error = ProxyError::timeout;
+    co_return "bind: no connection within the bind timeout";
+  }
+  if (waited->index() == 1) co_return "bind: client closed while waiting";
+  if (auto aec = std::get<0>(*waited)) {
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::general_failure));
+    conn.error = ProxyError::general_failure;
+    co_return "bind: accept failed: " + aec.message();
+  }
+  auto from = peer_socket.remote_endpoint(ec);
+  peer_socket.set_option(tcp::no_delay(true), ec);
+  spdlog::debug("conn {} bind: peer {} connected", conn.id, endpoint_target(from).to_string());
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.state = "open";
+    conn.target = endpoint_target(from).to_string();
+  }
+  co_await send_reply(client, version, 0, endpoint_target(from));
+  auto end = co_await relay::run(client, peer_socket, to_clock(cfg.timeouts.idle), conn.bytes, client_pending, {});
+  co_return relay_result(end);
+}
+
+/// BIND through an upstream whose last hop speaks SOCKS: that hop listens, we pass on its replies.
+awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                     const std::shared_ptr<const routing::Snapshot>& snapshot, const routing::Decision& decision,
+                                     const upstream::ClientIdentity& who, const TargetAddress& peer, SocksVersion version,
+                                     Bytes& client_pending) {
+  const auto& cfg = *snapshot->config;
+  const config::Route* route = decision.route;
+  upstream::DialRequest req{snapshot, decision.via, peer, who, route ? route->remote_dns : config::RemoteDns::any,
+                            static_cast<std::uint8_t>(s5::Command::bind)};
+  auto dial = co_await upstream::dial(req, ctx.worker.resolver);
+  if (dial.ec) {
+    spdlog::debug("conn {} bind: {}", conn.id, dial.error_message());
+    co_await send_failure(client, version, socks5_reply_for(classify(dial.ec)));
+    conn.error = classify(dial.ec);
+    co_return dial.error_message();
+  }
+  const config::Hop* last = nullptr;
+  if (!dial.hops.empty())
+    if (const auto* up = cfg.find_upstream(dial.hops.back())) last = std::get_if<config::Hop>(&up->kind);
+  if (!last) {
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::general_failure));
+    conn.error = ProxyError::general_failure;
+    co_return "bind: no last hop";
+  }
+  // A hop that answers 0.0.0.0 means "my own address" (SOCKS4 spec; common for SOCKS5 too).
+  // We know it when the hop is the one we are connected to.
+  auto fix_unspecified = [&](TargetAddress t) {
+    error_code ec;
+    auto remote = dial.socket.remote_endpoint(ec);
+    if (unspecified(t) && dial.hops.size() == 1 && !ec) t.ip = unmap_v4(remote.address());
+    return t;
+  };
+  auto first = fix_unspecified(dial.bound);
+  spdlog::debug("conn {} bind: upstream {} listens on {}", conn.id, dial.hops.back(), first.to_string());
+  conn.set("bind-wait");
+  co_await send_reply(client, version, 0, first);
+
+  // The hop's second reply arrives when its peer connects (or it gives up).
+  bool v4_hop = last->scheme == config::Hop::Scheme::socks4 || last->scheme == config::Hop::Scheme::socks4a;
+  Bytes buf = std::move(dial.pending);
+  std::uint8_t rep = 0;
+  TargetAddress second;
+  auto read_second = [&]() -> awaitable<std::pair<error_code, std::size_t>> {
+    error_code ec;
+    std::size_t n = 0;
+    if (v4_hop) {
+      s4::ReplyMessage m;
+      n = co_await read_hop_message(dial.socket, buf, [&](auto in, error_code& e) { return s4::decode_reply(in, m, e); }, ec);
+      rep = m.reply == static_cast<std::uint8_t>(s4::Reply::granted) ? 0 : socks5_reply_for(ProxyError::upstream_rejected);
+      second = TargetAddress::from_ip(m.ip, m.port);
+    } else {
+      s5::ReplyMessage m;
+      n = co_await read_hop_message(dial.socket, buf, [&](auto in, error_code& e) { return s5::decode_reply(in, m, e); }, ec);
+      rep = m.reply;
+      second = m.bound;
+    }
+    co_return std::pair{ec, n};
+  };
+  using namespace asio::experimental::awaitable_operators;
+  auto waited = co_await with_timeout(read_second() || watch_client(client, client_pending), cfg.timeouts.bind);
+  if (!waited) {
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::timeout));
+    conn.error = ProxyError::timeout;
+    co_return "bind: upstream " + dial.hops.back() + " reported no connection within the bind timeout";
+  }
+  if (waited->index() == 1) co_return "bind: client closed while waiting";
+  auto [ec, n] = std::get<0>(*waited);
+  if (ec) {
+    co_await send_failure(client, version, socks5_reply_for(classify(ec)));
+    conn.error = classify(ec);
+    co_return "bind: upstream " + dial.hops.back() + ": " + error_code(classify(ec)).message();
+  }
+  if (rep != 0) {
+    co_await send_failure(client, version, rep);
+    conn.error = from_socks5_reply(rep);
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", rep);
+    co_return "bind: upstream " + dial.hops.back() + " second reply " + hex;
+  }
+  buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.state = "open";
+    conn.target = second.to_string();
+  }
+  co_await send_reply(client, version, 0, second);
+  auto end = co_await relay::run(client, dial.socket, to_clock(cfg.timeouts.idle), conn.bytes, client_pending, buf);
+  co_return relay_result(end);
+}
+
+} // namespace
+
+std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, const config::Via& via) {
+  std::vector<config::Hop::Scheme> out;
+  if (via.kind != config::Via::Kind::chain || via.chain.empty()) return out;
+  const auto* up = cfg.find_upstream(via.chain.back());
+  if (!up) return out;
+  if (const auto* hop = std::get_if<config::Hop>(&up->kind)) {
+    out.push_back(hop->scheme);
+    return out;
+  }
+  for (const auto& m : std::get<config::Group>(up->kind).members)
+    if (const auto* member = cfg.find_upstream(m))
+      if (const auto* hop = std::get_if<config::Hop>(&member->kind)) out.push_back(hop->scheme);
+  return out;
+}
+
+awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                  const upstream::ClientIdentity& who, const TargetAddress& peer, SocksVersion version,
+                                  std::vector<std::uint8_t>& client_pending) {
+  auto snapshot = ctx.shared.current();
+  const auto& cfg = *snapshot->config;
+  // The request's DST names the expected peer: route on it like a CONNECT to that peer.
+  routing::RequestInfo info{peer, config::Protocol::socks, who.address, who.user};
+  auto decision = snapshot->table.match(info);
+  if (decision.needs_resolution) {
+    auto res = co_await ctx.worker.resolver.resolve(peer.domain);
+    decision = snapshot->table.match(info, res.addresses, true);
+  }
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.route = decision.rule_name();
+    conn.hops = decision.via.display();
+    conn.user = who.user;
+  }
+  spdlog::debug("conn {} bind {} route {} -> {}", conn.id, peer.to_string(), decision.rule_name(), decision.via.display());
+  if (decision.via.kind == config::Via::Kind::block) {
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::blocked));
+    conn.error = ProxyError::blocked;
+    co_return "blocked";
+  }
+  if (decision.route && !decision.route->allow_ports.empty() && peer.port != 0) {
+    bool ok = false;
+    for (auto& p : decision.route->allow_ports) ok = ok || p.contains(peer.port);
+    if (!ok) {
+      co_await send_failure(client, version, socks5_reply_for(ProxyError::not_allowed));
+      conn.error = ProxyError::not_allowed;
+      co_return "not allowed (port " + std::to_string(peer.port) + ")";
+    }
+  }
+  if (decision.via.kind == config::Via::Kind::direct)
+    co_return co_await bind_direct(client, ctx, conn, cfg, peer, version, client_pending);
+
+  // Only a SOCKS hop can listen for us; an HTTP hop (CONNECT) cannot.
+  auto schemes = last_hop_schemes(cfg, decision.via);
+  bool all_socks = !schemes.empty() && std::all_of(schemes.begin(), schemes.end(), [](auto s) { return s != config::Hop::Scheme::http; });
+  if (!all_socks) {
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::command_not_supported));
+    conn.error = ProxyError::command_not_supported;
+    co_return "command not supported (BIND needs a SOCKS last hop)";
+  }
+  conn.set("connecting");
+  co_return co_await bind_upstream(client, ctx, conn, snapshot, decision, who, peer, version, client_pending);
+}
+
+} // namespace hopgate::frontend
