@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   }
 
   auto overlay = cli::apply_settings(std::move(base), settings);
-  if (cmd.action == cli::Action::print_config) std::cout << overlay.doc.dump(2) << "\n";
+  if (cmd.action == cli::Action::print_config) std::cout << cli::printable(overlay.doc).dump(2) << "\n";
   if (!overlay.ok()) {
     print_errors(what, overlay.errors);
     return 1;

@@ -218,4 +218,23 @@ Overlay apply_settings(json doc, const Settings& s) {
   return out;
 }
 
+nlohmann::ordered_json printable(const json& doc) {
+  // Keys listed here come first, in this order; the rest follow alphabetically (json's own order).
+  static const std::vector<std::string> first{"$schema", "listeners", "http", "socks", "admin", "listen", "auth",
+                                              "protocols", "token", "users", "upstreams", "routes", "name", "match",
+                                              "url", "group", "strategy", "via", "default"};
+  if (doc.is_array()) {
+    auto out = nlohmann::ordered_json::array();
+    for (auto& v : doc) out.push_back(printable(v));
+    return out;
+  }
+  if (!doc.is_object()) return nlohmann::ordered_json::parse(doc.dump());
+  auto out = nlohmann::ordered_json::object();
+  for (auto& k : first)
+    if (doc.contains(k)) out[k] = printable(doc[k]);
+  for (auto& [k, v] : doc.items())
+    if (!out.contains(k)) out[k] = printable(v);
+  return out;
+}
+
 } // namespace hopgate::cli

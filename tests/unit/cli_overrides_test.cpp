@@ -271,3 +271,26 @@ TEST(CliOverlay, NonObjectsAreLeftForTheLoader) {
 
 } // namespace
 } // namespace hopgate::cli
+
+namespace hopgate::cli {
+namespace {
+
+TEST(CliPrintable, PersonOrderSameContent) {
+  auto doc = apply_settings(builtin_base(), parse_args({"--upstream", "socks5h://127.0.0.1:9050", "--route",
+                                                        "*.onion=upstream"}).command.settings).doc;
+  doc["log"] = {{"level", "info"}};
+  auto p = printable(doc);
+  std::vector<std::string> keys;
+  for (auto& [k, v] : p.items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"listeners", "upstreams", "routes", "default", "log"}));
+  std::vector<std::string> listeners;
+  for (auto& [k, v] : p["listeners"].items()) listeners.push_back(k);
+  EXPECT_EQ(listeners, (std::vector<std::string>{"http", "socks", "admin"}));
+  std::vector<std::string> route;
+  for (auto& [k, v] : p["routes"][0].items()) route.push_back(k);
+  EXPECT_EQ(route, (std::vector<std::string>{"name", "match", "via"}));
+  EXPECT_EQ(nlohmann::json::parse(p.dump()), doc);
+}
+
+} // namespace
+} // namespace hopgate::cli

@@ -55,4 +55,9 @@ struct Overlay {
 /// Every value is checked here so that an error names the flag or variable it came from.
 Overlay apply_settings(nlohmann::json doc, const Settings& s);
 
+/// `doc` with its keys in the order a person writes a config (listeners, users, upstreams, routes,
+/// default, then the rest; "listen" first in a listener, "name", "match", "via" in a route), for
+/// --print-config. Arrays keep their order.
+nlohmann::ordered_json printable(const nlohmann::json& doc);
+
 } // namespace hopgate::cli
