@@ -99,7 +99,7 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
   // The peers we let in: the request's address, or all of its name's addresses, or anyone.
   std::vector<asio::ip::address> expected;
   if (peer.is_domain()) {
-    auto res = co_await ctx.worker.resolver.resolve(peer.domain);
+    auto res = co_await ctx.worker.resolver.resolve(peer.domain, &cfg.dns);
     if (res.ec) {
       co_await send_failure(client, version, socks5_reply_for(ProxyError::name_not_resolved));
       conn.error = ProxyError::name_not_resolved;
@@ -291,7 +291,7 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
   routing::RequestInfo info{peer, config::Protocol::socks, who.address, who.user};
   auto decision = snapshot->table.match(info);
   if (decision.needs_resolution) {
-    auto res = co_await ctx.worker.resolver.resolve(peer.domain);
+    auto res = co_await ctx.worker.resolver.resolve(peer.domain, &cfg.dns);
     decision = snapshot->table.match(info, res.addresses, true);
   }
   {
@@ -314,6 +314,14 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
       conn.error = ProxyError::not_allowed;
       co_return "not allowed (port " + std::to_string(peer.port) + ")";
     }
+  }
+  if (decision.via.kind == config::Via::Kind::direct && peer.is_domain() &&
+      ((decision.route && decision.route->remote_dns == config::RemoteDns::required) || peer.domain.ends_with(".onion") ||
+       peer.domain == "onion")) {
+    // Direct BIND would resolve the expected peer's name here: fail closed, like a CONNECT.
+    co_await send_failure(client, version, socks5_reply_for(ProxyError::remote_dns_required));
+    conn.error = ProxyError::remote_dns_required;
+    co_return "remote DNS required (BIND would resolve " + peer.domain + " locally)";
   }
   if (decision.via.kind == config::Via::Kind::direct)
     co_return co_await bind_direct(client, ctx, conn, cfg, peer, version, client_pending);

@@ -416,7 +416,7 @@ awaitable<void> open_channel(AssociationPtr a, std::shared_ptr<Channel> ch, Chan
     }
   }
   if (!relay_host.empty()) {
-    auto res = co_await a->ctx.worker.resolver.resolve(relay_host);
+    auto res = co_await a->ctx.worker.resolver.resolve(relay_host, &action.snapshot->config->dns);
     if (a->closed) co_return;
     if (res.ec) {
       fail("cannot resolve the hop's UDP relay " + relay_host);
@@ -513,7 +513,8 @@ bool make_room(Association& a) {
 asio::ip::address pick(const std::vector<asio::ip::address>& addresses) { return unmap_v4(addresses.front()); }
 
 awaitable<void> lookup(AssociationPtr a, std::string name) {
-  auto res = co_await a->ctx.worker.resolver.resolve(name);
+  auto snapshot = a->ctx.shared.current(); // held across the wait: the DNS settings live in it
+  auto res = co_await a->ctx.worker.resolver.resolve(name, &snapshot->config->dns);
   if (a->closed) co_return;
   auto it = a->names.find(name);
   if (it == a->names.end()) co_return;
@@ -556,7 +557,7 @@ awaitable<void> dispatch(AssociationPtr a, TargetAddress target, std::span<const
     std::vector<asio::ip::address> addresses;
     if (auto* e = cached(*a, target.domain); e && !e->in_flight) addresses = e->addresses;
     else {
-      auto res = co_await a->ctx.worker.resolver.resolve(target.domain);
+      auto res = co_await a->ctx.worker.resolver.resolve(target.domain, &snapshot->config->dns);
       if (a->closed) co_return;
       addresses = res.addresses;
     }
@@ -709,9 +710,7 @@ awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext&
   };
   {
     std::lock_guard lock(conn.mutex);
-    conn.user = who.user;
-    conn.route = "-";
-    conn.hops = "udp";
+    conn.user = who.user; // route, hops and target follow the datagrams (the latest destination)
   }
 
   error_code ec, lec;

@@ -204,6 +204,32 @@ TEST(SocksBind, UnspecifiedAddressAcceptsAnyPeer) {
   expect_relay(client, peer);
 }
 
+TEST(SocksBind, DomainPeerAcceptsItsAddresses) {
+  HopgateProcess hopgate(socks_only_config());
+  Fd client = socks5_open(hopgate.port("socks"));
+  ASSERT_TRUE(send_all(client, sw::request(sw::kBind, "localhost", 0)));
+  auto first = sw::read_reply5(client, 15s);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->rep, 0);
+  Fd stranger = connect_from("127.0.0.2", "127.0.0.1", first->port);
+  EXPECT_TRUE(wait_closed(stranger, 10s)) << "localhost is 127.0.0.1, not 127.0.0.2";
+  Fd peer = connect_from("127.0.0.1", "127.0.0.1", first->port);
+  auto second = sw::read_reply5(client, 15s);
+  ASSERT_TRUE(second.has_value()) << hopgate.log();
+  EXPECT_EQ(second->rep, 0);
+  EXPECT_EQ(second->port, local_port(peer));
+}
+
+TEST(SocksBind, OnionPeerOnDirectRouteFailsClosed) {
+  HopgateProcess hopgate(socks_only_config());
+  Fd client = socks5_open(hopgate.port("socks"));
+  ASSERT_TRUE(send_all(client, sw::request(sw::kBind, "hidden.onion", 0)));
+  auto r = sw::read_reply5(client, 15s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->rep, 0x04) << "a direct BIND must not resolve an .onion name locally";
+  EXPECT_TRUE(wait_closed(client, 10s));
+}
+
 TEST(SocksBind, Socks5TimeoutRepliesTtlExpired) {
   HopgateProcess hopgate(with_bind_timeout(1));
   Fd client = socks5_open(hopgate.port("socks"));
