@@ -1,19 +1,777 @@
+// The HTTP proxy front end. One coroutine serves one client connection, request after request:
+// CONNECT becomes a tunnel (the relay), anything else with an absolute URI is forwarded over a
+// pooled upstream connection, with the request body streamed up while the response streams
+// down. Beast's parsers are driven by hand (put()) over reads that each carry a deadline, so
+// every wait can be cancelled and every phase has its own timeout.
 #include "hopgate/frontend/http_frontend.hpp"
 
+#include "hopgate/codec/http_rewrite.hpp"
+#include "hopgate/codec/http_target.hpp"
+#include "hopgate/core/error.hpp"
+#include "hopgate/core/error_map.hpp"
+#include "hopgate/frontend/route_request.hpp"
+#include "hopgate/relay/relay.hpp"
+#include "hopgate/upstream/dialer.hpp"
+
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cstdio>
+#include <limits>
+#include <memory>
 
 namespace hopgate::frontend {
+namespace {
 
-// Placeholder until the HTTP front end lands: answer in HTTP's own voice, never an empty reply.
-awaitable<std::string> serve_http(tcp::socket& client, SessionContext&, admin::Connection&, std::vector<std::uint8_t>,
-                                  config::AuthMode) {
-  static constexpr std::string_view reply =
-      "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 29\r\nConnection: close\r\n\r\n"
-      "HTTP proxying is not ready.\r\n";
-  auto [ec, n] = co_await asio::async_write(client, asio::buffer(reply), use_nothrow);
-  (void)ec;
-  (void)n;
-  co_return "not implemented";
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace hc = codec::http;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr std::size_t read_chunk = 64 * 1024;  ///< bytes asked of one socket read
+constexpr std::size_t body_chunk = 64 * 1024;  ///< bytes of body moved per step
+constexpr auto drain_check = std::chrono::milliseconds(500); ///< how often an idle keep-alive looks at draining
+
+std::span<const std::uint8_t> bytes_of(const beast::flat_buffer& b) {
+  return {static_cast<const std::uint8_t*>(b.data().data()), b.size()};
+}
+
+/// Reads some bytes into `buf` within `limit`; asio::error::timed_out when it passes.
+awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::duration limit) {
+  if (limit <= Clock::duration::zero()) co_return asio::error::timed_out;
+  auto space = buf.prepare(read_chunk);
+  auto r = co_await with_timeout(s.async_read_some(space, use_nothrow), limit);
+  if (!r) co_return asio::error::timed_out;
+  auto [ec, n] = *r;
+  buf.commit(n);
+  co_return ec;
+}
+
+/// Writes all of `buffers` within `limit` (a peer that stops reading for that long is gone).
+template <class Buffers> awaitable<error_code> write_all(tcp::socket& s, const Buffers& buffers, Clock::duration limit) {
+  auto r = co_await with_timeout(asio::async_write(s, buffers, use_nothrow), limit);
+  if (!r) co_return asio::error::timed_out;
+  co_return std::get<0>(*r);
+}
+
+enum class HeadResult { ok, closed, timeout, too_large, bad, failed };
+
+/// Reads one message head into `p`. `closed`: EOF before any byte of it (`*got_bytes` false);
+/// `failed`: a socket error; `bad` / `too_large`: the bytes are not a head we accept.
+template <bool isRequest>
+awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, bhttp::parser<isRequest, bhttp::empty_body>& p,
+                                Clock::duration limit, error_code& ec) {
+  auto deadline = Clock::now() + limit;
+  for (;;) {
+    if (in.size() > 0) {
+      auto used = p.put(in.data(), ec);
+      in.consume(used);
+      if (!ec && p.is_header_done()) co_return HeadResult::ok;
+      if (ec == bhttp::error::header_limit) co_return HeadResult::too_large;
+      if (ec && ec != bhttp::error::need_more) co_return HeadResult::bad;
+      if (used > 0) continue;
+    }
+    bool had_bytes = in.size() > 0 || p.got_some();
+    ec = co_await read_more(s, in, deadline - Clock::now());
+    if (ec == asio::error::timed_out) co_return HeadResult::timeout;
+    if (ec == asio::error::eof) co_return had_bytes ? HeadResult::bad : HeadResult::closed;
+    if (ec) co_return had_bytes ? HeadResult::failed : HeadResult::closed;
+  }
+}
+
+/// Pulls decoded body bytes out of a buffer_body parser: up to `cap` bytes into `out`.
+/// Returns the count, 0 when the body is complete (ec clear) or on error (ec set).
+template <bool isRequest>
+awaitable<std::size_t> read_body(tcp::socket& s, beast::flat_buffer& in, bhttp::parser<isRequest, bhttp::buffer_body>& p,
+                                 char* out, std::size_t cap, Clock::duration idle, error_code& ec) {
+  ec = {};
+  for (;;) {
+    if (p.is_done()) co_return 0;
+    auto& body = p.get().body();
+    body.data = out;
+    body.size = cap;
+    body.more = true;
+    std::size_t used = 0;
+    if (in.size() > 0) {
+      error_code pec;
+      used = p.put(in.data(), pec);
+      in.consume(used);
+      if (pec == bhttp::error::need_buffer || pec == bhttp::error::need_more) pec = {};
+      if (pec) {
+        ec = pec;
+        co_return 0;
+      }
+      if (auto got = cap - body.size; got > 0) co_return got;
+      if (p.is_done()) co_return 0;
+      if (used > 0) continue; // chunk framing consumed, no data yet
+    }
+    auto rec = co_await read_more(s, in, idle);
+    if (rec == asio::error::eof) {
+      // Read-until-close bodies end here; a short Content-Length or chunked body is an error.
+      p.put_eof(ec);
+      co_return 0;
+    }
+    if (rec) {
+      ec = rec;
+      co_return 0;
+    }
+  }
+}
+
+template <bool isRequest, class Body> hc::Fields fields_of(const bhttp::message<isRequest, Body>& m) {
+  hc::Fields out;
+  for (const auto& f : m) out.push_back({std::string(f.name_string()), std::string(f.value())});
+  return out;
+}
+
+std::string reason_of(const bhttp::response_header<>& res, unsigned status) {
+  if (res.reason().empty()) return std::string(hc::reason_phrase(status));
+  return std::string(res.reason());
+}
+
+/// Idempotent methods (RFC 9110 §9.2.2) may be sent again on a fresh connection.
+bool idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
+         method == "DELETE";
+}
+
+/// How a body goes out to the client.
+enum class OutFraming { none, length, chunked, until_close };
+
+/// Where a forwarded request goes: the dial to make, and for an HTTP parent proxy as the route's
+/// last hop, what to tell it.
+struct UpstreamPlan {
+  upstream::DialRequest dial;
+  bool parent = false;
+  std::string parent_name;
+  std::string parent_authorization; ///< Proxy-Authorization value for the parent, if any
+  std::string pool_key;
+};
+
+/// What one request/response exchange over an upstream connection came to.
+struct Exchange {
+  bool request_complete = false;   ///< the whole request body was read from the client and sent
+  bool response_started = false;   ///< a final response head went to the client
+  bool response_complete = false;  ///< and its whole body
+  bool upstream_reusable = false;  ///< the upstream connection may be parked for the next request
+  bool client_keep_alive = false;  ///< the response framing lets the client connection go on
+  bool client_failed = false;      ///< the client went away
+  bool stale = false;              ///< the upstream closed before sending a byte (a dead pooled connection)
+  bool bad_body = false;           ///< the client's request body was malformed
+  bool stop_upload = false;        ///< the response side is done: the upload must not go on
+  unsigned status = 0;
+  error_code upstream_ec;          ///< why the upstream side failed
+  std::string upstream_detail;     ///< words for the 502 body
+};
+
+class HttpSession {
+public:
+  HttpSession(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, config::AuthMode auth)
+      : client_(client), ctx_(ctx), conn_(conn), auth_(auth) {
+    error_code ignored;
+    peer_ = client_.remote_endpoint(ignored).address();
+  }
+
+  awaitable<std::string> run(std::vector<std::uint8_t> buffered) {
+    auto space = in_.prepare(buffered.size());
+    in_.commit(asio::buffer_copy(space, asio::buffer(buffered)));
+    for (bool first = true;; first = false) {
+      auto snapshot = ctx_.shared.current();
+      const auto& cfg = *snapshot->config;
+      if (!first) {
+        conn_.set("idle");
+        if (in_.size() == 0) {
+          bool more = co_await wait_for_next_request(to_clock(cfg.timeouts.http_keepalive));
+          if (!more) co_return summary();
+        }
+      }
+      conn_.set("request");
+      bhttp::request_parser<bhttp::empty_body> hp;
+      hp.header_limit(static_cast<std::uint32_t>(
+          std::min<std::size_t>(cfg.http.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+      hp.body_limit(boost::none); // bodies are streamed, never held whole: no size limit needed
+      error_code ec;
+      auto hr = co_await read_head(client_, in_, hp, to_clock(cfg.timeouts.http_request), ec);
+      switch (hr) {
+      case HeadResult::ok: break;
+      case HeadResult::closed: co_return requests_ ? summary() : std::string("closed before request");
+      case HeadResult::failed: co_return requests_ ? summary() : "read failed: " + ec.message();
+      case HeadResult::timeout:
+        if (in_.size() > 0 || hp.got_some()) {
+          co_await reply_and_close(408, "request head not received in time", false);
+          co_return "request timeout";
+        }
+        co_return requests_ ? summary() : std::string("request timeout");
+      case HeadResult::too_large:
+        ctx_.shared.stats.on_handshake_error(config::Protocol::http, "header too large");
+        co_await reply_and_close(431, "request header section over " + std::to_string(cfg.http.max_header_bytes) + " bytes",
+                                 false);
+        co_return "header too large";
+      case HeadResult::bad:
+        ctx_.shared.stats.on_handshake_error(config::Protocol::http, "bad request");
+        co_await reply_and_close(400, framing_text(ec), false);
+        co_return "bad request: " + ec.message();
+      }
+      ++requests_;
+      bool keep = co_await handle(hp, snapshot);
+      if (!keep) co_return summary();
+    }
+  }
+
+private:
+  std::string summary() const {
+    if (!last_result_.empty() && requests_ <= 1) return last_result_;
+    return (last_result_.empty() ? std::string("ok") : last_result_) + " (" + std::to_string(requests_) + " requests)";
+  }
+
+  /// Beast's framing errors read better in the proxy's words.
+  static std::string framing_text(const error_code& ec) {
+    if (ec == bhttp::error::bad_transfer_encoding) return "bad or conflicting Transfer-Encoding";
+    if (ec == bhttp::error::bad_content_length) return "bad Content-Length or Content-Length with Transfer-Encoding";
+    if (ec == bhttp::error::multiple_content_length) return hc::make_error_code(hc::HttpError::conflicting_content_length).message();
+    return "malformed request (" + ec.message() + ")";
+  }
+
+  /// Waits for the next request's first byte, up to the keep-alive timeout; false when the
+  /// client closed, the time passed, or the process is draining.
+  awaitable<bool> wait_for_next_request(Clock::duration keepalive) {
+    auto deadline = Clock::now() + keepalive;
+    for (;;) {
+      if (ctx_.shared.draining.load()) co_return false;
+      auto left = deadline - Clock::now();
+      if (left <= Clock::duration::zero()) co_return false;
+      auto r = co_await with_timeout(client_.async_wait(tcp::socket::wait_read, use_nothrow),
+                                     std::min<Clock::duration>(left, drain_check));
+      if (r) co_return !std::get<0>(*r);
+    }
+  }
+
+  Clock::duration idle() const { return to_clock(ctx_.shared.current()->config->timeouts.idle); }
+
+  awaitable<bool> send_client(std::string_view text) {
+    auto ec = co_await write_all(client_, asio::buffer(text), idle());
+    if (!ec) conn_.bytes.down.fetch_add(text.size(), std::memory_order_relaxed);
+    co_return !ec;
+  }
+
+  /// Sends an error reply that ends the connection, then closes gracefully: stop sending, and
+  /// read what the client still sends for a moment so that its unread bytes do not turn our
+  /// reply into a reset before it reads it.
+  awaitable<void> reply_and_close(unsigned status, std::string_view text, bool http10, const hc::Fields& extra = {}) {
+    bool sent = co_await send_client(hc::proxy_reply(status, text, true, http10, extra));
+    if (!sent) co_return;
+    error_code ignored;
+    client_.shutdown(tcp::socket::shutdown_send, ignored);
+    auto deadline = Clock::now() + std::chrono::seconds(2);
+    std::size_t drained = 0;
+    while (drained < (4u << 20)) {
+      in_.clear();
+      auto ec = co_await read_more(client_, in_, deadline - Clock::now());
+      if (ec) break;
+      drained += in_.size();
+    }
+    in_.clear();
+  }
+
+  /// Sends an error reply; keeps the connection when `keep` (the request had no body to skip).
+  awaitable<bool> reply(unsigned status, std::string_view text, bool keep, bool http10, const hc::Fields& extra = {}) {
+    keep = keep && !ctx_.shared.draining.load();
+    if (!keep) {
+      co_await reply_and_close(status, text, http10, extra);
+      co_return false;
+    }
+    co_return co_await send_client(hc::proxy_reply(status, text, false, http10, extra));
+  }
+
+  void record_error(ProxyError e) {
+    std::lock_guard lock(conn_.mutex);
+    conn_.error = e;
+    conn_.state = "failed";
+  }
+
+  /// Checks Proxy-Authorization when the listener wants a password. nullopt: reply 407.
+  std::optional<upstream::ClientIdentity> identify(const hc::Fields& fields, const config::Config& cfg) {
+    upstream::ClientIdentity who;
+    who.address = peer_;
+    who.frontend = config::Protocol::http;
+    if (auth_ != config::AuthMode::password) return who;
+    const auto* f = hc::find_field(fields, "Proxy-Authorization");
+    if (!f) return std::nullopt;
+    error_code ec;
+    auto creds = hc::decode_basic(f->value, ec);
+    if (!creds) return std::nullopt;
+    const auto* user = cfg.find_user(creds->username);
+    // Compare against something of the same shape even for an unknown user (no user-name oracle).
+    bool ok = hc::constant_time_equal(user ? user->password : std::string_view("\x01unknown-user"), creds->password);
+    if (!user || !ok) {
+      spdlog::debug("conn {} proxy authentication failed for user \"{}\"", conn_.id, creds->username);
+      return std::nullopt;
+    }
+    who.user = creds->username;
+    who.password = std::move(creds->password);
+    return who;
+  }
+
+  static hc::Fields auth_challenge() { return {{"Proxy-Authenticate", "Basic realm=\"hopgate\""}}; }
+
+  /// One request whose head is in `hp`. Returns whether the client connection goes on.
+  awaitable<bool> handle(bhttp::request_parser<bhttp::empty_body>& hp, std::shared_ptr<const routing::Snapshot> snapshot) {
+    const auto& cfg = *snapshot->config;
+    auto& req = hp.get();
+    bool http10 = req.version() == 10;
+    std::string method(req.method_string());
+    std::string target_text(req.target());
+    if (req.version() != 10 && req.version() != 11) {
+      co_await reply_and_close(505, "only HTTP/1.0 and HTTP/1.1 are served", false);
+      last_result_ = "bad version";
+      co_return false;
+    }
+    auto fields = fields_of(req);
+    error_code ec;
+    auto framing = hc::check_framing(fields, true, ec);
+    if (!framing) {
+      ctx_.shared.stats.on_handshake_error(config::Protocol::http, "bad framing");
+      co_await reply_and_close(400, ec.message(), http10);
+      last_result_ = "bad request: " + ec.message();
+      co_return false;
+    }
+    bool has_body = !hp.is_done();
+    bool client_keep = req.keep_alive() && !has_body;
+
+    if (req.method() == bhttp::verb::connect) co_return co_await handle_connect(target_text, fields, http10, cfg);
+
+    auto target = hc::parse_absolute_target(target_text, ec);
+    if (!target) {
+      bool unsupported = ec == hc::HttpError::unsupported_scheme;
+      if (!unsupported) ctx_.shared.stats.on_handshake_error(config::Protocol::http, "bad target");
+      last_result_ = "bad request: " + ec.message();
+      co_return co_await reply(unsupported ? 501 : 400, ec.message(), client_keep, http10);
+    }
+    auto who = identify(fields, cfg);
+    if (!who) {
+      ctx_.shared.stats.on_handshake_error(config::Protocol::http, "auth failed");
+      last_result_ = "proxy authentication required";
+      co_return co_await reply(407, "proxy authentication required", client_keep, http10, auth_challenge());
+    }
+    co_return co_await forward(hp, std::move(fields), std::move(method), *target, *framing, *who, snapshot);
+  }
+
+  awaitable<bool> handle_connect(const std::string& target_text, const hc::Fields& fields, bool http10,
+                                 const config::Config& cfg) {
+    error_code ec;
+    auto target = hc::parse_authority_target(target_text, ec);
+    if (!target) {
+      ctx_.shared.stats.on_handshake_error(config::Protocol::http, "bad target");
+      last_result_ = "bad request: " + ec.message();
+      co_await reply_and_close(400, ec.message(), http10);
+      co_return false;
+    }
+    auto who = identify(fields, cfg);
+    if (!who) {
+      ctx_.shared.stats.on_handshake_error(config::Protocol::http, "auth failed");
+      last_result_ = "proxy authentication required";
+      co_return co_await reply(407, "proxy authentication required", true, http10, auth_challenge());
+    }
+    auto routed = co_await route_and_dial(ctx_, *who, target->authority, 0x01, conn_);
+    if (routed.dial.ec) {
+      auto e = classify(routed.dial.ec);
+      record_error(e);
+      last_result_ = routed.dial.error_message();
+      spdlog::debug("conn {} CONNECT {}: {}", conn_.id, target->authority.to_string(), last_result_);
+      co_await reply_and_close(http_status_for(e), last_result_, http10);
+      co_return false;
+    }
+    bool sent = co_await send_client("HTTP/1.1 200 Connection established\r\n\r\n");
+    if (!sent) {
+      last_result_ = "client closed";
+      co_return false;
+    }
+    conn_.set("open");
+    auto end = co_await relay::run(client_, routed.dial.socket, idle(), conn_.bytes, bytes_of(in_), routed.dial.pending);
+    in_.clear();
+    last_result_ = end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok";
+    co_return false;
+  }
+
+  /// The route for an absolute-URI request (the routing half of route_and_dial: the pool needs
+  /// the decision before it knows whether to dial).
+  awaitable<routing::Decision> route(const routing::Snapshot& snapshot, const upstream::ClientIdentity& who,
+                                     const TargetAddress& target) {
+    routing::RequestInfo info{target, config::Protocol::http, who.address, who.user};
+    auto d = snapshot.table.match(info);
+    if (d.needs_resolution) {
+      auto res = co_await ctx_.worker.resolver.resolve(target.domain);
+      d = snapshot.table.match(info, res.addresses, true);
+    }
+    co_return d;
+  }
+
+  UpstreamPlan plan(std::shared_ptr<const routing::Snapshot> snapshot, const routing::Decision& d,
+                    const hc::RequestTarget& target, const upstream::ClientIdentity& who) {
+    const auto& cfg = *snapshot->config;
+    UpstreamPlan p;
+    p.dial = upstream::DialRequest{snapshot, d.via, target.authority, who,
+                                   d.route ? d.route->remote_dns : config::RemoteDns::any, 0x01};
+    std::string dest = target.authority.to_string();
+    if (d.via.kind == config::Via::Kind::chain && !d.via.chain.empty()) {
+      const auto* last = cfg.find_upstream(d.via.chain.back());
+      const auto* hop = last ? std::get_if<config::Hop>(&last->kind) : nullptr;
+      if (hop && hop->scheme == config::Hop::Scheme::http) {
+        // An HTTP parent takes the request in absolute-form: reach it through the hops before it.
+        p.parent = true;
+        p.parent_name = last->name;
+        config::Via before = d.via;
+        before.chain.pop_back();
+        if (before.chain.empty()) before.kind = config::Via::Kind::direct;
+        p.dial.via = before;
+        p.dial.target = TargetAddress::from_host(hop->host, hop->port);
+        p.dial.remote_dns = config::RemoteDns::any; // the parent's own name comes from the config
+        bool pass_client = hop->pass_client_credentials && !who.user.empty();
+        const auto& user = pass_client ? who.user : hop->username;
+        const auto& pass = pass_client ? who.password : hop->password;
+        if (!user.empty()) p.parent_authorization = hc::encode_basic(user, pass);
+        dest = "parent " + p.dial.target.to_string();
+      }
+    }
+    p.pool_key = HttpPool::key(snapshot->generation, d.via.display(), dest, who.user);
+    return p;
+  }
+
+  /// Forwards one absolute-URI request and its response. Returns whether the client goes on.
+  awaitable<bool> forward(bhttp::request_parser<bhttp::empty_body>& hp, hc::Fields fields, std::string method,
+                          const hc::RequestTarget& target, hc::Framing framing, const upstream::ClientIdentity& who,
+                          std::shared_ptr<const routing::Snapshot> snapshot) {
+    const auto& cfg = *snapshot->config;
+    bool http10 = hp.get().version() == 10;
+    bool has_body = !hp.is_done();
+    bool client_keep = hp.get().keep_alive();
+    bool head_request = method == "HEAD";
+
+    auto decision = co_await route(*snapshot, who, target.authority);
+    {
+      std::lock_guard lock(conn_.mutex);
+      conn_.target = target.authority.to_string();
+      conn_.route = decision.rule_name();
+      conn_.hops = decision.via.display();
+      conn_.user = who.user;
+      conn_.state = "connecting";
+    }
+    const config::Route* route = decision.route;
+    if (route && !route->allow_ports.empty()) {
+      bool ok = false;
+      for (auto& r : route->allow_ports) ok = ok || r.contains(target.authority.port);
+      if (!ok) {
+        record_error(ProxyError::not_allowed);
+        last_result_ = "route " + route->name + ": not allowed (port " + std::to_string(target.authority.port) + ")";
+        co_return co_await reply(403, last_result_, client_keep && !has_body, http10);
+      }
+    }
+    if (decision.via.kind == config::Via::Kind::block) {
+      record_error(ProxyError::blocked);
+      last_result_ = "route " + decision.rule_name() + ": " + error_code(ProxyError::blocked).message();
+      co_return co_await reply(403, last_result_, client_keep && !has_body, http10);
+    }
+    auto up_plan = plan(snapshot, decision, target, who);
+
+    // The head that goes upstream: origin-form to an origin, absolute-form to a parent proxy.
+    hc::RewriteOptions opts{cfg.http.via, cfg.http.x_forwarded_for, peer_.to_string()};
+    hc::rewrite_request(fields, target, opts);
+    hc::erase_fields(fields, "Content-Length");
+    if (framing.kind == hc::Framing::Kind::length) fields.push_back({"Content-Length", std::to_string(framing.length)});
+    else if (framing.kind == hc::Framing::Kind::chunked) fields.push_back({"Transfer-Encoding", "chunked"});
+    if (up_plan.parent && !up_plan.parent_authorization.empty())
+      fields.push_back({"Proxy-Authorization", up_plan.parent_authorization});
+    std::string head = hc::serialize_request_head(method, up_plan.parent ? hc::absolute_form(target) : target.origin_form, fields);
+
+    bool retryable = idempotent(method) && !has_body;
+    auto& pool = ctx_.worker.http_pool;
+    auto pool_idle = to_clock(cfg.http.pool_idle_timeout);
+    for (int attempt = 0;; ++attempt) {
+      bool reused = false;
+      tcp::socket up(client_.get_executor());
+      if (auto pooled = pool.take(up_plan.pool_key, pool_idle)) {
+        up = std::move(*pooled);
+        reused = true;
+      } else {
+        auto dial = co_await upstream::dial(up_plan.dial, ctx_.worker.resolver);
+        if (dial.ec) {
+          if (up_plan.parent && dial.where == "direct") dial.where = "upstream " + up_plan.parent_name;
+          auto e = classify(dial.ec);
+          record_error(e);
+          last_result_ = dial.error_message();
+          spdlog::debug("conn {} {} {}: {}", conn_.id, method, target.authority.to_string(), last_result_);
+          co_return co_await reply(http_status_for(e), last_result_, client_keep && !has_body, http10);
+        }
+        up = std::move(dial.socket);
+        if (!dial.pending.empty()) {
+          // Bytes from the last hop before we asked anything: not an HTTP conversation we can trust.
+          record_error(ProxyError::upstream_protocol_error);
+          last_result_ = dial.where + ": unexpected bytes after the handshake";
+          co_return co_await reply(502, last_result_, false, http10);
+        }
+      }
+      conn_.set("open");
+      Exchange ex;
+      beast::flat_buffer up_in;
+      auto wec = co_await write_all(up, asio::buffer(head), idle());
+      if (wec) {
+        ex.stale = true;
+        ex.upstream_ec = wec;
+        ex.upstream_detail = "sending the request failed: " + wec.message();
+      } else {
+        conn_.bytes.up.fetch_add(head.size(), std::memory_order_relaxed);
+        co_await (upload(hp, has_body, framing, up, ex) &&
+                  download(up, up_in, head_request, http10, client_keep, up_plan, cfg, ex));
+      }
+      if (!ex.response_started) {
+        error_code ignored;
+        up.close(ignored);
+        if (ex.stale && reused && retryable && attempt == 0 && !ex.client_failed) {
+          spdlog::debug("conn {} pooled connection to {} was closed; retrying on a new one", conn_.id,
+                        target.authority.to_string());
+          continue;
+        }
+        if (ex.client_failed) {
+          last_result_ = "client closed";
+          co_return false;
+        }
+        if (ex.bad_body) {
+          last_result_ = "bad request: malformed body";
+          co_await reply_and_close(400, "malformed request body", http10);
+          co_return false;
+        }
+        auto e = ex.upstream_ec == asio::error::timed_out ? ProxyError::timeout : classify(ex.upstream_ec);
+        if (e == ProxyError::ok || e == ProxyError::general_failure) e = ProxyError::upstream_protocol_error;
+        if (ex.upstream_ec == asio::error::timed_out) e = ProxyError::timeout;
+        record_error(e);
+        std::string where = up_plan.parent ? "upstream " + up_plan.parent_name : "origin " + target.authority.to_string();
+        last_result_ = where + ": " + ex.upstream_detail;
+        co_return co_await reply(http_status_for(e), last_result_, ex.request_complete && client_keep, http10);
+      }
+      last_result_ = "ok";
+      spdlog::debug("conn {} {} {} -> {}{}", conn_.id, method, target.authority.to_string(), ex.status,
+                    reused ? " (pooled connection)" : "");
+      if (ex.upstream_reusable && ex.request_complete && ex.response_complete)
+        pool.put(up_plan.pool_key, std::move(up), cfg.http.pool_max_idle_per_origin, pool_idle);
+      else {
+        error_code ignored;
+        up.close(ignored);
+      }
+      if (!ex.response_complete && !ex.client_failed) last_result_ = "upstream failed mid-response: " + ex.upstream_detail;
+      if (ex.client_failed) last_result_ = "client closed mid-response";
+      co_return ex.client_keep_alive && ex.request_complete && ex.response_complete && !ex.client_failed &&
+          !ctx_.shared.draining.load();
+    }
+  }
+
+  /// Streams the request body from the client to the upstream (framed as it arrived).
+  awaitable<void> upload(bhttp::request_parser<bhttp::empty_body>& hp, bool has_body, hc::Framing framing, tcp::socket& up,
+                         Exchange& ex) {
+    if (!has_body) {
+      ex.request_complete = true;
+      co_return;
+    }
+    bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
+    bp.eager(true);
+    auto buf = std::make_unique<char[]>(body_chunk);
+    bool chunked = framing.kind == hc::Framing::Kind::chunked;
+    for (;;) {
+      error_code ec;
+      auto n = co_await read_body(client_, in_, bp, buf.get(), body_chunk, idle(), ec);
+      if (ex.stop_upload) co_return;
+      if (ec) {
+        // The client is gone or sent a broken body: the upstream will never see a whole request,
+        // so its connection is dropped (which also ends the response side).
+        bool parse_error = ec.category() == bhttp::make_error_code(bhttp::error::partial_message).category() &&
+                           ec != bhttp::error::partial_message;
+        if (parse_error) ex.bad_body = true;
+        else ex.client_failed = true;
+        error_code ignored;
+        up.close(ignored);
+        co_return;
+      }
+      error_code wec;
+      if (n == 0) {
+        if (chunked) wec = co_await write_all(up, asio::buffer(std::string_view("0\r\n\r\n")), idle());
+        if (!wec) ex.request_complete = true;
+        co_return;
+      }
+      if (chunked) {
+        char size_line[24];
+        int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+        std::array<asio::const_buffer, 3> parts{asio::buffer(size_line, static_cast<std::size_t>(len)), asio::buffer(buf.get(), n),
+                                                asio::buffer("\r\n", 2)};
+        wec = co_await write_all(up, parts, idle());
+      } else {
+        wec = co_await write_all(up, asio::buffer(buf.get(), n), idle());
+      }
+      if (wec || ex.stop_upload) co_return; // the upstream stopped reading: its response tells the rest
+      conn_.bytes.up.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
+
+  /// Reads the response from the upstream and streams it to the client, interim 1xx included.
+  awaitable<void> download(tcp::socket& up, beast::flat_buffer& up_in, bool head_request, bool http10, bool client_keep,
+                           const UpstreamPlan& plan, const config::Config& cfg, Exchange& ex) {
+    co_await download_inner(up, up_in, head_request, http10, client_keep, plan, cfg, ex);
+    if (!ex.request_complete) {
+      // The exchange is over (or failed) while the client is still expected to send body bytes:
+      // stop the upload wherever it waits; neither connection will be reused.
+      ex.stop_upload = true;
+      error_code ignored;
+      client_.cancel(ignored);
+      up.cancel(ignored);
+    }
+  }
+
+  awaitable<void> download_inner(tcp::socket& up, beast::flat_buffer& up_in, bool head_request, bool http10,
+                                 bool client_keep, const UpstreamPlan& plan, const config::Config& cfg, Exchange& ex) {
+    auto limit = static_cast<std::uint32_t>(
+        std::min<std::size_t>(std::max<std::size_t>(cfg.http.max_header_bytes, 64 * 1024), std::numeric_limits<std::uint32_t>::max()));
+    bool first_byte = true;
+    for (;;) {
+      bhttp::response_parser<bhttp::empty_body> rp;
+      rp.header_limit(limit);
+      rp.body_limit(boost::none);
+      if (head_request) rp.skip(true);
+      error_code ec;
+      auto hr = co_await read_head(up, up_in, rp, idle(), ec);
+      if (hr != HeadResult::ok) {
+        ex.stale = first_byte && hr == HeadResult::closed;
+        ex.upstream_ec = hr == HeadResult::timeout ? error_code(asio::error::timed_out)
+                         : (hr == HeadResult::closed || hr == HeadResult::failed) ? (ec ? ec : error_code(asio::error::eof))
+                                                                                  : error_code(ProxyError::upstream_protocol_error);
+        ex.upstream_detail = hr == HeadResult::timeout   ? "no response in time"
+                             : hr == HeadResult::closed  ? "closed the connection without a response"
+                             : hr == HeadResult::failed  ? "connection failed: " + ec.message()
+                             : hr == HeadResult::too_large ? "response header section too large"
+                                                           : "malformed response (" + ec.message() + ")";
+        co_return;
+      }
+      first_byte = false;
+      auto& res = rp.get();
+      unsigned status = res.result_int();
+      auto rf = fields_of(res);
+      if (status / 100 == 1) {
+        if (status == 101) {
+          ex.upstream_ec = ProxyError::upstream_protocol_error;
+          ex.upstream_detail = "switched protocols although no upgrade was asked for";
+          co_return;
+        }
+        // Interim responses (100 Continue for Expect) go on to HTTP/1.1 clients only.
+        if (!http10) {
+          hc::rewrite_response(rf, "");
+          auto text = hc::serialize_response_head(status, reason_of(res, status), rf);
+          bool sent = co_await send_client(text);
+          if (!sent) {
+            ex.client_failed = true;
+            co_return;
+          }
+        }
+        continue;
+      }
+      if (plan.parent && status == 407) {
+        ex.upstream_ec = ProxyError::upstream_auth_failed;
+        ex.upstream_detail = "upstream authentication failed (HTTP 407)";
+        co_return;
+      }
+      error_code fec;
+      auto framing = hc::check_framing(rf, false, fec);
+      if (!framing) {
+        ex.upstream_ec = ProxyError::upstream_protocol_error;
+        ex.upstream_detail = "response with " + fec.message();
+        co_return;
+      }
+      ex.status = status;
+      // How the body goes on to the client: keep its length, re-chunk a chunked or read-until-close
+      // body for HTTP/1.1 clients (so their connection can stay), send it raw to HTTP/1.0 clients.
+      OutFraming out = OutFraming::none;
+      if (!rp.is_done()) {
+        if (rp.content_length()) out = OutFraming::length;
+        else out = http10 ? OutFraming::until_close : OutFraming::chunked;
+      }
+      bool upstream_until_close = !rp.is_done() && !rp.chunked() && !rp.content_length();
+      bool keep = client_keep && out != OutFraming::until_close && !ctx_.shared.draining.load();
+      hc::rewrite_response(rf, cfg.http.via);
+      if (out == OutFraming::length) hc::set_field(rf, "Content-Length", std::to_string(*rp.content_length()));
+      else if (out != OutFraming::none) hc::erase_fields(rf, "Content-Length");
+      if (out == OutFraming::chunked) rf.push_back({"Transfer-Encoding", "chunked"});
+      if (!keep) rf.push_back({"Connection", "close"});
+      else if (http10) rf.push_back({"Connection", "keep-alive"});
+      bool upstream_keep = res.keep_alive();
+      auto head = hc::serialize_response_head(status, reason_of(res, status), rf);
+      ex.response_started = true;
+      bool sent = co_await send_client(head);
+      if (!sent) {
+        ex.client_failed = true;
+        co_return;
+      }
+      if (out != OutFraming::none) {
+        bhttp::response_parser<bhttp::buffer_body> bp(std::move(rp));
+        bp.eager(true);
+        auto buf = std::make_unique<char[]>(body_chunk);
+        for (;;) {
+          error_code bec;
+          auto n = co_await read_body(up, up_in, bp, buf.get(), body_chunk, idle(), bec);
+          if (bec) {
+            ex.upstream_ec = bec;
+            ex.upstream_detail = bec.message();
+            co_return;
+          }
+          error_code wec;
+          if (n == 0) {
+            if (out == OutFraming::chunked) wec = co_await write_all(client_, asio::buffer(std::string_view("0\r\n\r\n")), idle());
+            if (wec) {
+              ex.client_failed = true;
+              co_return;
+            }
+            break;
+          }
+          if (out == OutFraming::chunked) {
+            char size_line[24];
+            int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+            std::array<asio::const_buffer, 3> parts{asio::buffer(size_line, static_cast<std::size_t>(len)),
+                                                    asio::buffer(buf.get(), n), asio::buffer("\r\n", 2)};
+            wec = co_await write_all(client_, parts, idle());
+          } else {
+            wec = co_await write_all(client_, asio::buffer(buf.get(), n), idle());
+          }
+          if (wec) {
+            ex.client_failed = true;
+            co_return;
+          }
+          conn_.bytes.down.fetch_add(n, std::memory_order_relaxed);
+        }
+      }
+      ex.response_complete = true;
+      ex.client_keep_alive = keep;
+      ex.upstream_reusable = upstream_keep && !upstream_until_close && up_in.size() == 0;
+      co_return;
+    }
+  }
+
+  tcp::socket& client_;
+  SessionContext& ctx_;
+  admin::Connection& conn_;
+  config::AuthMode auth_;
+  asio::ip::address peer_;
+  beast::flat_buffer in_; ///< bytes from the client not yet parsed (pipelined requests, tunnel data)
+  std::size_t requests_ = 0;
+  std::string last_result_;
+};
+
+} // namespace
+
+awaitable<std::string> serve_http(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                  std::vector<std::uint8_t> buffered, config::AuthMode auth) {
+  HttpSession session(client, ctx, conn, auth);
+  co_return co_await session.run(std::move(buffered));
 }
 
 } // namespace hopgate::frontend

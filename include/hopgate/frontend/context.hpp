@@ -4,6 +4,7 @@
 #include "hopgate/admin/stats.hpp"
 #include "hopgate/core/asio.hpp"
 #include "hopgate/dns/resolver.hpp"
+#include "hopgate/frontend/http_pool.hpp"
 #include "hopgate/routing/snapshot.hpp"
 
 #include <atomic>
@@ -26,6 +27,7 @@ struct Shared {
 struct Worker {
   explicit Worker(asio::any_io_executor ex) : resolver(ex) {}
   dns::Resolver resolver;
+  HttpPool http_pool; ///< idle upstream connections of the HTTP front end on this worker
 };
 
 struct SessionContext {
