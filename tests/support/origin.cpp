@@ -378,8 +378,8 @@ awaitable<void> UdpEcho::loop(udp::socket& s) {
     size_t n = co_await s.async_receive_from(asio::buffer(buf), from, asio::redirect_error(use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !s.is_open()) co_return;
     if (ec) continue;
+    datagrams_.fetch_add(1); // before the echo, so a client that got its answer sees it counted
     co_await s.async_send_to(asio::buffer(buf.data(), n), from, asio::redirect_error(use_awaitable, ec));
-    datagrams_.fetch_add(1);
   }
 }
 

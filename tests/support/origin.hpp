@@ -104,7 +104,7 @@ public:
   UdpEcho& operator=(const UdpEcho&) = delete;
   std::uint16_t port_v4() const { return port_v4_; }
   std::uint16_t port_v6() const { return port_v6_; }
-  /// Datagrams echoed so far.
+  /// Datagrams received (and echoed) so far.
   std::uint64_t datagrams() const { return datagrams_.load(); }
 
 private:
