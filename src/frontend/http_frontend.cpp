@@ -260,12 +260,16 @@ private:
     co_return !ec;
   }
 
-  /// Sends an error reply that ends the connection, then closes gracefully: stop sending, and
-  /// read what the client still sends for a moment so that its unread bytes do not turn our
-  /// reply into a reset before it reads it.
+  /// Sends an error reply that ends the connection, then lingers (see linger()).
   awaitable<void> reply_and_close(unsigned status, std::string_view text, bool http10, const hc::Fields& extra = {}) {
     bool sent = co_await send_client(hc::proxy_reply(status, text, true, http10, extra));
-    if (!sent) co_return;
+    if (sent) co_await linger();
+  }
+
+  /// Ends the client connection without losing what we sent: stop sending, and read (and drop)
+  /// what the client still sends for a moment, so that its unread bytes do not turn our last
+  /// response into a reset before it reads it.
+  awaitable<void> linger() {
     error_code ignored;
     client_.shutdown(tcp::socket::shutdown_send, ignored);
     auto deadline = Clock::now() + std::chrono::seconds(2);
@@ -565,6 +569,11 @@ private:
       }
       if (!ex.response_complete && !ex.client_failed) last_result_ = "upstream failed mid-response: " + ex.upstream_detail;
       if (ex.client_failed) last_result_ = "client closed mid-response";
+      if (ex.response_complete && !ex.request_complete && !ex.client_failed) {
+        // The origin answered before taking the whole body: the rest of it is still on its way.
+        co_await linger();
+        co_return false;
+      }
       co_return ex.client_keep_alive && ex.request_complete && ex.response_complete && !ex.client_failed &&
           !ctx_.shared.draining.load();
     }
@@ -697,7 +706,9 @@ private:
         else out = http10 ? OutFraming::until_close : OutFraming::chunked;
       }
       bool upstream_until_close = !rp.is_done() && !rp.chunked() && !rp.content_length();
-      bool keep = client_keep && out != OutFraming::until_close && !ctx_.shared.draining.load();
+      // A response that starts before the request body has all arrived ends the connection: what is
+      // left of that body will not be read.
+      bool keep = client_keep && out != OutFraming::until_close && ex.request_complete && !ctx_.shared.draining.load();
       hc::rewrite_response(rf, cfg.http.via);
       if (out == OutFraming::length) hc::set_field(rf, "Content-Length", std::to_string(*rp.content_length()));
       else if (out != OutFraming::none) hc::erase_fields(rf, "Content-Length");

@@ -133,6 +133,7 @@ struct OriginAction {
   bool drop = false;           ///< close at once without answering
   bool send_continue = false;  ///< send "100 Continue" before reading the body
   bool echo = false;           ///< answer 200 with the request body
+  bool skip_body = false;      ///< answer without reading the request body
 };
 
 class ScriptedOrigin : public TcpServerBase {
@@ -167,7 +168,7 @@ private:
         if (action.send_continue)
           co_await asio::async_write(s, asio::buffer(std::string("HTTP/1.1 100 Continue\r\n\r\n")), use_awaitable);
         auto cl = header_of(req.head, "Content-Length");
-        if (!cl.empty()) {
+        if (!cl.empty() && !action.skip_body) {
           std::size_t len = std::stoull(cl);
           if (buf.size() < len)
             co_await asio::async_read(s, asio::dynamic_buffer(buf), asio::transfer_exactly(len - buf.size()), use_awaitable);
@@ -467,6 +468,67 @@ TEST(HttpFrontend, IdlePooledConnectionsAreClosedAfterTheTimeout) {
   auto s = run_curl({"-x", proxy_url(hg), origin.url("/hello")});
   ASSERT_TRUE(s.ok()) << s.describe();
   EXPECT_EQ(origin.connections_accepted(), 2u);
+}
+
+TEST(HttpFrontend, EarlyResponseBeforeTheBodyEndsTheExchange) {
+  ScriptedOrigin origin([](const OriginRequest&) {
+    OriginAction a;
+    a.response = "HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n";
+    a.skip_body = true;
+    a.close_after = true;
+    return a;
+  });
+  HopgateProcess hg(proxy_config());
+  Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
+  ASSERT_TRUE(send_all(fd, "POST " + origin.url("/up") + " HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n"));
+  ASSERT_TRUE(send_all(fd, std::string(100000, 'x')));
+  auto r = read_response(fd);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->body, "too big\n");
+  EXPECT_EQ(lower(header_of(r->head, "Connection")), "close");
+  EXPECT_TRUE(wait_closed(fd, 5s));
+  auto after = run_curl({"-x", proxy_url(hg), "-w", "%{http_code}", "-o", "/dev/null", origin.url("/again")});
+  EXPECT_EQ(after.out, "413");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines and draining
+
+TEST(HttpFrontend, IdleKeepAliveClientIsClosedAfterTheTimeout) {
+  HttpOrigin origin;
+  HopgateProcess hg(proxy_config({{"timeouts", {{"http_keepalive", 0.5}}}}));
+  Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
+  ASSERT_TRUE(send_all(fd, "GET " + origin.url("/hello") + " HTTP/1.1\r\n\r\n"));
+  auto r = read_response(fd);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_closed(fd, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST(HttpFrontend, SlowRequestHeadIs408) {
+  HopgateProcess hg(proxy_config({{"timeouts", {{"http_request", 0.5}}}}));
+  Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
+  ASSERT_TRUE(send_all(fd, "GET http://example.test/ HTTP/1.1\r\nHost: exa"));
+  auto r = read_response(fd, false, 5s);
+  ASSERT_TRUE(r) << "no reply to a stalled head";
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(wait_closed(fd, 5s));
+}
+
+TEST(HttpFrontend, DrainingClosesIdleKeepAliveClients) {
+  HttpOrigin origin;
+  HopgateProcess hg(proxy_config());
+  Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
+  ASSERT_TRUE(send_all(fd, "GET " + origin.url("/hello") + " HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(read_response(fd));
+  auto started = std::chrono::steady_clock::now();
+  auto st = hg.stop();
+  EXPECT_TRUE(st.clean()) << st.describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "an idle keep-alive client held up the shutdown";
+  EXPECT_TRUE(wait_closed(fd, 2s));
 }
 
 // ---------------------------------------------------------------------------------------------
