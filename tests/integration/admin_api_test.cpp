@@ -466,6 +466,30 @@ TEST(AdminApi, RouteQueryExplainsTheDecision) {
   EXPECT_EQ(admin.get_json("/api/v1/route?target=x.example:80&user=bob")["rule"]["name"], "default");
 }
 
+TEST(AdminApi, RouteQueryResolvesOnRequest) {
+  json cfg = json::parse(R"({
+    "listeners": { "socks": { "listen": ["127.0.0.1:0"] }, "admin": { "listen": ["127.0.0.1:0"] } },
+    "routes": [ { "name": "loopback", "match": { "cidr": ["127.0.0.0/8", "::1/128"] }, "resolve": true, "via": "block" } ],
+    "default": { "via": "direct" }
+  })");
+  HopgateProcess hg(cfg);
+  Admin admin(hg);
+  auto pending = admin.get_json("/api/v1/route?target=localhost:80");
+  EXPECT_EQ(pending["needs_resolution"], true);
+  EXPECT_EQ(pending["rule"]["name"], "loopback");
+  EXPECT_TRUE(pending["action"].is_null());
+  EXPECT_EQ(pending["dns"]["target_resolved_locally"], true);
+  auto lookups_before = admin.get_json("/api/v1/stats")["dns"]["lookups_total"].get<int>();
+  auto resolved = admin.get_json("/api/v1/route?target=localhost:80&resolve=true");
+  EXPECT_EQ(resolved["needs_resolution"], false) << resolved.dump(2);
+  EXPECT_EQ(resolved["rule"]["name"], "loopback");
+  EXPECT_EQ(resolved["action"], "block");
+  EXPECT_FALSE(resolved["resolved"].empty());
+  EXPECT_EQ(admin.get_json("/api/v1/stats")["dns"]["lookups_total"], lookups_before + 1);
+  // An IP target needs no lookup.
+  EXPECT_EQ(admin.get_json("/api/v1/route?target=127.0.0.1:80&resolve=true")["action"], "block");
+}
+
 TEST(AdminApi, ReadyzIs503WhileDraining) {
   TcpEcho echo;
   HopgateProcess hg(full_config(echo.port()));

@@ -393,7 +393,7 @@ TEST(AdminMetrics, ParseAndEqualTheTrafficSent) {
   EXPECT_EQ(m.get("hopgate_reloads_total", {{"source", "routes"}, {"outcome", "error"}}), 1);
   EXPECT_EQ(m.get("hopgate_config_generation"), 2);
   EXPECT_EQ(m.get("hopgate_ready"), 1);
-  EXPECT_GT(m.get("process_cpu_seconds_total"), 0);
+  EXPECT_GE(m.get("process_cpu_seconds_total"), 0); // clock ticks: a short run may still show 0
   EXPECT_GT(m.get("process_start_time_seconds"), 1.6e9);
 
   // Every family is typed and documented.
