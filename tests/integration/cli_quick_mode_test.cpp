@@ -430,6 +430,40 @@ TEST(CliHealthcheck, SendsTheAdminTokenAsBearer) {
   EXPECT_NE(f.out.find("Authorization: Bearer from-file"), std::string::npos) << f.out;
 }
 
+TEST(CliExamples, TorBridgePassesEachUsersCredentialsToTheUpstream) {
+  // config/examples/tor-bridge.json with its ports made free and microsocks standing in for Tor;
+  // microsocks knows only the example's user "apt", so a request as "git" failing at the upstream
+  // shows that each client's own credentials travel to it (what Tor isolates circuits by).
+  std::ifstream in(std::string(HOPGATE_SOURCE_DIR) + "/config/examples/tor-bridge.json");
+  auto doc = json::parse(in, nullptr, true, true);
+  auto users = doc["users"];
+  std::string apt_password;
+  for (auto& u : users)
+    if (u["name"] == "apt") apt_password = u["password"];
+  ASSERT_FALSE(apt_password.empty());
+  Microsocks tor(Credentials{"apt", apt_password});
+  HttpOrigin origin;
+  for (auto& [name, l] : doc["listeners"].items()) l["listen"] = {"127.0.0.1:0"};
+  doc["upstreams"]["tor"]["url"] = "socks5h://" + tor.address();
+  HopgateProcess gate(doc);
+  std::string proxy = "127.0.0.1:" + std::to_string(gate.port("http"));
+  auto as_apt = run_curl({"-x", "http://apt:" + apt_password + "@" + proxy, "http://localhost:" + std::to_string(origin.port()) + "/hello"});
+  EXPECT_TRUE(as_apt.ok()) << as_apt.describe() << "\n" << gate.log();
+  EXPECT_EQ(as_apt.out, "hello from origin\n");
+  // The name went to the upstream unresolved (socks5h): microsocks logs the name, not an address.
+  EXPECT_TRUE(tor.process().wait_for_output("connected to localhost:" + std::to_string(origin.port()), 5s)) << tor.log();
+  std::string git_password;
+  for (auto& u : users)
+    if (u["name"] == "git") git_password = u["password"];
+  auto as_git = run_curl({"-o", "/dev/null", "-w", "%{http_code}", "-x", "http://git:" + git_password + "@" + proxy,
+                          "http://localhost:" + std::to_string(origin.port()) + "/hello"});
+  EXPECT_EQ(as_git.out, "502") << as_git.describe();
+  // Without credentials the HTTP front end asks for them.
+  auto anonymous = run_curl({"-o", "/dev/null", "-w", "%{http_code}", "-x", "http://" + proxy, origin.url("/hello")});
+  EXPECT_EQ(anonymous.out, "407") << anonymous.describe();
+  EXPECT_EQ(origin.requests(), 1u);
+}
+
 /// The text between "```text\n" after `marker` and the closing "```".
 std::string fenced_block_after(const std::string& doc, const std::string& marker) {
   auto at = doc.find(marker);
