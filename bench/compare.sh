@@ -62,8 +62,11 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   targets=()
   [[ -z ${BENCH_LOAD_DIR:-} ]] && targets+=("${LOAD_TARGETS[@]}")
   [[ -z ${BENCH_HOPGATE:-} ]] && targets+=(hopgate)
-  ((${#targets[@]} == 0)) || { cmake --preset bench >/dev/null && cmake --build --preset bench -j"$(nproc)" --target "${targets[@]}" >/dev/null; } ||
-    die "build failed (cmake --build --preset bench)"
+  if ((${#targets[@]} > 0)) && ! { cmake --preset bench >"$BUILD.log" 2>&1 &&
+    cmake --build --preset bench -j"$(nproc)" --target "${targets[@]}" >>"$BUILD.log" 2>&1; }; then
+    grep -E 'FAILED|error' "$BUILD.log" | head -n 20 >&2
+    die "build failed (cmake --build --preset bench; full output in $BUILD.log)"
+  fi
 fi
 T_RUN=$(date +%s) # the bound (under 10 minutes) is on what follows; the build comes before
 HOPGATE=${BENCH_HOPGATE:-$BUILD/hopgate}
@@ -405,6 +408,26 @@ setup_cell() { # key port|""
   log "Dsetup.$key: $rate/s, p99 $p99 ms, $failed failed"
 }
 
+# Dante binds its outgoing socket to 127.0.0.1:0 before connecting, which fails while the
+# ephemeral range is full of TIME_WAIT ports from earlier workloads; give them time to expire.
+settle_ports() {
+  local i n
+  for ((i = 0; i < 60; i++)); do
+    n=$(python3 - <<'PY'
+lo, hi = map(int, open('/proc/sys/net/ipv4/ip_local_port_range').read().split())
+ports = set()
+for line in open('/proc/net/tcp').readlines()[1:]:
+    f = line.split()
+    if f[3] == '06': ports.add(int(f[1].split(':')[1], 16))
+print(sum(1 for p in ports if lo <= p <= hi))
+PY
+)
+    ((n < 8000)) && return 0
+    ((i == 0)) && log "waiting for $n ephemeral ports held in TIME_WAIT to expire (at most 60 s)"
+    sleep 1
+  done
+}
+
 # Dante forks about one process per 18 sessions, about 425 KiB per session: cap it by memory.
 mem_avail_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 DANTE_TUNNELS=$TUNNELS
@@ -420,7 +443,7 @@ if want D-idle; then
   log "D: $TUNNELS idle tunnels"
   if [[ -n ${UP[hopgate_socks]:-} ]]; then idle_cell hopgate "$P_HG_SOCKS" "${PID[hopgate]}" "$TUNNELS"; else put Didle.hopgate.ok n/a; fi
   [[ -n ${UP[microsocks]:-} ]] && idle_cell microsocks "$P_MS" "${PID[microsocks]}" "$TUNNELS"
-  [[ -n ${UP[dante]:-} ]] && idle_cell dante "$P_DANTE" "${PID[dante]}" "$DANTE_TUNNELS"
+  [[ -n ${UP[dante]:-} ]] && settle_ports && idle_cell dante "$P_DANTE" "${PID[dante]}" "$DANTE_TUNNELS"
 fi
 
 if want A; then
@@ -455,7 +478,7 @@ if want D-setup; then
   setup_cell direct ""
   if [[ -n ${UP[hopgate_socks]:-} ]]; then setup_cell hopgate "$P_HG_SOCKS"; else put Dsetup.hopgate.rate n/a; fi
   [[ -n ${UP[microsocks]:-} ]] && setup_cell microsocks "$P_MS"
-  [[ -n ${UP[dante]:-} ]] && setup_cell dante "$P_DANTE"
+  [[ -n ${UP[dante]:-} ]] && settle_ports && setup_cell dante "$P_DANTE"
 fi
 
 put "env.end" "load average at end $(cut -d' ' -f1-3 /proc/loadavg); the run took $(($(date +%s) - T_RUN)) s after $((T_RUN - T_START)) s of dependencies and build"

@@ -1,5 +1,6 @@
 // Loopback TCP echo server for bench/compare.sh (workload D). Echoes every byte until EOF, then
-// closes. One thread, one coroutine per connection; an idle connection holds no buffer (it waits
+// closes; closes right after echoing a read that holds "hg-quit_" (the load programs' last
+// message), so that it, not the client or the proxy, keeps the TIME_WAIT state. One thread, one coroutine per connection; an idle connection holds no buffer (it waits
 // for readability, then reads into the thread's buffer).
 //   hopgate_bench_echo [--listen 127.0.0.1:0]
 // Prints "listening 127.0.0.1:PORT" once accepting.
@@ -24,6 +25,7 @@ asio::awaitable<void> echo(tcp::socket s) {
     std::size_t n = s.read_some(asio::buffer(g_buf), ec);
     if (ec == asio::error::would_block) continue;
     if (ec || n == 0) break;
+    bool quit = std::string_view(g_buf.data(), n).find(kQuitTag) != std::string_view::npos;
     // Small echoes complete at once; a write that blocks copies the rest and waits.
     std::size_t done = 0;
     while (done < n) {
@@ -37,9 +39,10 @@ asio::awaitable<void> echo(tcp::socket s) {
       if (ec) co_return;
       done += w;
     }
-    if (ec) break;
+    if (ec || quit) break;
   }
   s.shutdown(tcp::socket::shutdown_both, ec);
+  s.close(ec);
 }
 
 asio::awaitable<void> accept_loop(tcp::acceptor& acc) {

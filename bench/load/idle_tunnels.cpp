@@ -8,7 +8,7 @@
 // it prints
 //   ready ok=K failed=F seconds=T
 // and holds the tunnels, idle, until SIGUSR1 (or --hold seconds). Then it checks every held
-// tunnel with a second round trip, closes them and prints
+// tunnel with a second round trip (after which the echo server closes it), and prints
 //   final ok=K alive=A failed=F
 // Exit status 0 when all N were opened and are still alive. Error counts go to stderr.
 // Opening stops early after --open-seconds or --max-failures, so a proxy that cannot reach N
@@ -78,7 +78,7 @@ asio::awaitable<void> checker(State& st, std::size_t& next) {
     auto& s = st.tunnels[i];
     try {
       co_await with_deadline(s, st.timeout, [&]() -> asio::awaitable<void> {
-        co_await echo_round_trip(s, static_cast<std::uint32_t>(i + 1));
+        co_await echo_round_trip(s, static_cast<std::uint32_t>(i + 1), true); // the server closes first
       });
       ++st.alive;
     } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -142,15 +143,31 @@ inline asio::awaitable<void> socks5_connect(tcp::socket& s, const tcp::endpoint&
   co_await asio::async_read(s, asio::buffer(skip.data(), rest), asio::use_awaitable);
 }
 
-/// One echo round trip of a fixed message; throws on a short or wrong answer.
-inline asio::awaitable<void> echo_round_trip(tcp::socket& s, std::uint32_t tag) {
+/// The echo server closes a connection right after echoing a message that starts with this.
+inline constexpr std::string_view kQuitTag = "hg-quit_";
+
+/// One echo round trip of a fixed 16-byte message; throws on a short or wrong answer.
+/// With `last`, the message asks the echo server to close after answering, and this waits for
+/// that end of stream: the server closes first, so the TIME_WAIT state stays on its listening
+/// port (and on the proxy's) instead of taking an ephemeral port from the client or the proxy.
+/// Back-to-back runs would otherwise exhaust the ephemeral range of a proxy that binds before
+/// connecting (Dante).
+inline asio::awaitable<void> echo_round_trip(tcp::socket& s, std::uint32_t tag, bool last = false) {
+  std::array<char, 17> buf{};
+  std::snprintf(buf.data(), buf.size(), "%s%07u", last ? "hg-quit_" : "hg-bench", static_cast<unsigned>(tag % 10000000u));
   std::array<char, 16> out{};
-  std::snprintf(out.data(), out.size(), "hg-bench%07u", static_cast<unsigned>(tag % 10000000u));
+  std::copy_n(buf.begin(), 15, out.begin());
   out[15] = '\n';
   co_await asio::async_write(s, asio::buffer(out), asio::use_awaitable);
   std::array<char, 16> in{};
   co_await asio::async_read(s, asio::buffer(in), asio::use_awaitable);
   if (in != out) throw Failure("echo mismatch");
+  if (last) {
+    std::array<char, 64> rest{};
+    boost::system::error_code ec;
+    std::size_t n = co_await s.async_read_some(asio::buffer(rest), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec != asio::error::eof) throw Failure(ec ? "no end of stream: " + ec.message() : "data after the echo (" + std::to_string(n) + " bytes)");
+  }
 }
 
 /// Runs `op` with a deadline; on expiry the socket is closed and Failure("timeout") thrown.

@@ -4,7 +4,8 @@
 //                      [--threads T] [--timeout S] [--direct]
 //
 // Each of the clients loops for the duration: connect to the proxy, SOCKS5 CONNECT to the target
-// (an echo server; no pipelining), one 16-byte echo round trip, close. Prints
+// (hopgate_bench_echo; no pipelining), one 16-byte echo round trip after which the echo server
+// closes, read that end of stream through the proxy, close. Prints
 //   rate=R ok=N failed=F p50_ms=A p99_ms=B seconds=T
 // where R is completed cycles per second. With --direct the clients connect to the target itself
 // (the ceiling on this machine). Error counts go to stderr.
@@ -51,7 +52,7 @@ asio::awaitable<void> client(const Plan& plan, Worker& w, std::uint32_t id) {
         co_await s.async_connect(plan.proxy ? *plan.proxy : plan.target, asio::use_awaitable);
         s.set_option(tcp::no_delay(true));
         if (plan.proxy) co_await socks5_connect(s, plan.target);
-        co_await echo_round_trip(s, ++seq);
+        co_await echo_round_trip(s, ++seq, true); // the server closes first
       });
       auto t1 = std::chrono::steady_clock::now();
       if (t1 <= plan.until) {
