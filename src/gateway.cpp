@@ -1,11 +1,14 @@
 #include "hopgate/gateway.hpp"
 
 #include "hopgate/admin/api.hpp"
+#include "hopgate/upstream/dialer.hpp"
+#include "hopgate/upstream/health.hpp"
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -108,6 +111,7 @@ bool Gateway::bind(std::string& error) {
       return false;
     }
     spdlog::info("listening {} {}", b->name, endpoint_text(b->endpoint));
+    shared_.guard.own.add(b->endpoint);
     listeners_.push_back(std::move(b));
   }
   bound_ = true;
@@ -206,6 +210,7 @@ awaitable<void> Gateway::drain() {
 int Gateway::run() {
   signals_ = std::make_unique<asio::signal_set>(*contexts_[0], SIGINT, SIGTERM, SIGHUP);
   co_spawn(*contexts_[0], handle_signals(), asio::detached);
+  co_spawn(*contexts_[0], probe_loop(), asio::detached);
   {
     std::lock_guard lock(listeners_mutex_);
     for (auto& l : listeners_) start_accepting(l);
@@ -373,9 +378,61 @@ nlohmann::json Gateway::config_document() const {
 
 bool Gateway::ready() const { return bound_ && !shared_.draining; }
 
-nlohmann::json Gateway::upstream_health(std::string_view) const {
-  // No health checking yet: the group health tracker reports here when it lands.
-  return nullptr;
+awaitable<void> Gateway::probe_loop() {
+  std::map<std::string, Clock::time_point> next_probe;
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  while (!stopping_) {
+    tick.expires_after(std::chrono::milliseconds(250));
+    co_await tick.async_wait(use_nothrow);
+    auto snapshot = shared_.current();
+    const auto& cfg = *snapshot->config;
+    auto used = [&](const std::string& name) {
+      auto in = [&](const config::Via& v) { return std::find(v.chain.begin(), v.chain.end(), name) != v.chain.end(); };
+      if (in(cfg.default_via)) return true;
+      for (auto& r : cfg.routes)
+        if (in(r.via)) return true;
+      return false;
+    };
+    auto now = Clock::now();
+    for (const auto& up : cfg.upstreams) {
+      const auto* g = std::get_if<config::Group>(&up.kind);
+      if (!g || g->probe_interval.count() <= 0 || g->probe.empty() || !used(up.name)) continue;
+      auto& next = next_probe[up.name];
+      if (now < next) continue;
+      next = now + to_clock(g->probe_interval);
+      auto target = TargetAddress::parse(g->probe);
+      if (!target) continue;
+      for (const auto& member : g->members) {
+        // A probe is an ordinary dial through that one member: the dialer records its health.
+        upstream::DialRequest req{snapshot, config::Via{config::Via::Kind::chain, {member}}, *target, {}, config::RemoteDns::any, 0x01};
+        asio::co_spawn(
+            *contexts_[0],
+            [req, this]() -> awaitable<void> {
+              auto r = co_await upstream::dial(req, workers_[0]->resolver);
+              error_code ignored;
+              r.socket.close(ignored);
+            },
+            asio::detached);
+      }
+    }
+  }
+}
+
+nlohmann::json Gateway::upstream_health(std::string_view name) const {
+  for (auto& h : upstream::Health::instance().view()) {
+    if (h.name != name) continue;
+    return {{"state", h.up ? "up" : "down"},
+            {"last_error", h.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(h.last_error)},
+            {"fail_count", h.recent_fails},
+            {"latency_ms_ewma", h.latency_ms_ewma},
+            {"active_connections", h.active},
+            {"successes", h.successes},
+            {"failures", h.failures},
+            {"retry_in_s", h.retry_in_s}};
+  }
+  // Never dialled yet: presumed up.
+  return {{"state", "up"}, {"last_error", nullptr}, {"fail_count", 0}, {"latency_ms_ewma", nullptr},
+          {"active_connections", 0}, {"successes", 0}, {"failures", 0}, {"retry_in_s", 0}};
 }
 
 } // namespace hopgate

@@ -78,6 +78,8 @@ private:
   awaitable<void> accept_loop(ListenerPtr l);
   awaitable<void> drain();
   awaitable<void> handle_signals();
+  /// Active health checks: groups with an "interval" (and used by a route) probe each member.
+  awaitable<void> probe_loop();
   void install(config::Config cfg, nlohmann::json doc);
 
   std::vector<std::unique_ptr<asio::io_context>> contexts_;

@@ -1,6 +1,8 @@
 #include "hopgate/admin/metrics.hpp"
 
 #include "hopgate/dns/resolver.hpp"
+#include "hopgate/frontend/udp_associate.hpp"
+#include "hopgate/upstream/health.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -205,6 +207,40 @@ std::string render_metrics(const frontend::Shared& shared, const Control& contro
   w.family("hopgate_reloads_total", "counter",
            "Config changes asked for, by source (signal, reload, routes) and outcome (ok, error).");
   for (auto& [key, n] : s.reloads) w.sample("hopgate_reloads_total", {{"source", key.first}, {"outcome", key.second}}, n);
+
+  // Upstream health (passive and active checks) from the dialer's health table.
+  auto health = upstream::Health::instance().view();
+  w.family("hopgate_upstream_up", "gauge", "1 when the upstream is considered healthy, 0 while it is marked down.");
+  for (auto& h : health) w.sample("hopgate_upstream_up", {{"upstream", h.name}}, h.up ? 1.0 : 0.0);
+  w.family("hopgate_upstream_active_connections", "gauge", "Connections currently open through the upstream.");
+  for (auto& h : health) w.sample("hopgate_upstream_active_connections", {{"upstream", h.name}}, h.active);
+  w.family("hopgate_upstream_health_failures_total", "counter", "Hop-side failures counted against the upstream.");
+  for (auto& h : health) w.sample("hopgate_upstream_health_failures_total", {{"upstream", h.name}}, h.failures);
+
+  // SOCKS5 UDP ASSOCIATE relay.
+  const auto& u = frontend::udp_counters();
+  auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  w.family("hopgate_udp_associations_active", "gauge", "Open UDP associations.");
+  w.sample("hopgate_udp_associations_active", {}, load(u.associations_active));
+  w.family("hopgate_udp_associations_total", "counter", "UDP associations granted.");
+  w.sample("hopgate_udp_associations_total", {}, load(u.associations_total));
+  w.family("hopgate_udp_associations_refused_total", "counter", "UDP associations refused (limits, no route carries UDP).");
+  w.sample("hopgate_udp_associations_refused_total", {}, load(u.associations_refused));
+  w.family("hopgate_udp_datagrams_total", "counter", "Datagrams relayed, by direction.");
+  w.sample("hopgate_udp_datagrams_total", {{"direction", "up"}}, load(u.datagrams_in));
+  w.sample("hopgate_udp_datagrams_total", {{"direction", "down"}}, load(u.datagrams_out));
+  w.family("hopgate_udp_bytes_total", "counter", "UDP payload bytes relayed, by direction.");
+  w.sample("hopgate_udp_bytes_total", {{"direction", "up"}}, load(u.bytes_in));
+  w.sample("hopgate_udp_bytes_total", {{"direction", "down"}}, load(u.bytes_out));
+  w.family("hopgate_udp_dropped_total", "counter", "Datagrams dropped, by reason.");
+  w.sample("hopgate_udp_dropped_total", {{"reason", "foreign"}}, load(u.dropped_foreign));
+  w.sample("hopgate_udp_dropped_total", {{"reason", "malformed"}}, load(u.dropped_malformed));
+  w.sample("hopgate_udp_dropped_total", {{"reason", "fragment"}}, load(u.dropped_fragment));
+  w.sample("hopgate_udp_dropped_total", {{"reason", "too_big"}}, load(u.dropped_too_big));
+  w.sample("hopgate_udp_dropped_total", {{"reason", "no_route"}}, load(u.dropped_no_route));
+  w.sample("hopgate_udp_dropped_total", {{"reason", "unresolved"}}, load(u.dropped_unresolved));
+  w.sample("hopgate_udp_dropped_total", {{"reason", "upstream"}}, load(u.dropped_upstream));
+  w.sample("hopgate_udp_dropped_total", {{"reason", "send_error"}}, load(u.dropped_send_error));
 
   auto p = read_process_info();
   if (p.open_fds) {
