@@ -169,6 +169,16 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(cfg.log.level));
 
   hopgate::Gateway gateway(std::move(cfg), std::move(overlay.doc), source.path);
+  // A reload (SIGHUP, POST /api/v1/reload) re-reads the file; lay the same flags and variables over
+  // it again, or a reload would silently drop e.g. HOPGATE_UPSTREAM and send traffic direct.
+  gateway.set_reload_overlay([settings](nlohmann::json doc, std::vector<config::ConfigError>& errors) -> std::optional<nlohmann::json> {
+    auto o = cli::apply_settings(std::move(doc), settings);
+    if (!o.ok()) {
+      errors = std::move(o.errors);
+      return std::nullopt;
+    }
+    return std::move(o.doc);
+  });
   std::string error;
   if (!gateway.bind(error)) {
     spdlog::critical("{}", error);

@@ -12,6 +12,7 @@
 #include "support/tempdir.hpp"
 #include "support/tools.hpp"
 
+#include <csignal>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -217,6 +218,48 @@ TEST(CliEnvironment, ContainerStyleStartFromVariablesOnly) {
   EXPECT_GE(lines, 3);
   EXPECT_GT(debug, 0) << gate.log();
   EXPECT_EQ(gate.log().find("container-token"), std::string::npos) << "the token is never logged";
+}
+
+TEST(CliEnvironment, ReloadKeepsFlagsAndVariables) {
+  // A reload re-reads the file; the upstream from HOPGATE_UPSTREAM and the --route rule must
+  // survive it (losing them would send a Tor bridge's traffic direct), while the file's edit lands.
+  HttpOrigin origin;
+  Microsocks upstream;
+  TempDir dir;
+  auto write = [&](const std::string& routes) {
+    return dir.write_file("hopgate.json", R"({
+      "listeners": { "http": { "listen": "127.0.0.1:0" }, "socks": { "listen": "127.0.0.1:0" } },
+      "routes": )" + routes + R"(,
+      "default": { "via": "direct" }
+    })");
+  };
+  auto file = write("[]");
+  Gate gate({"--route", "blocked-by-flag.test=block"},
+            {{"HOPGATE_CONFIG", file.string()}, {"HOPGATE_UPSTREAM", "socks5h://" + upstream.address()}}, {"http", "socks"});
+  std::string port = std::to_string(origin.port());
+  auto fetch = [&](const std::string& host) {
+    return run_curl({"-o", "/dev/null", "-w", "%{http_code}", "-x", "http://" + gate.proxy("http"), "http://" + host + ":" + port + "/hello"}, 20s)
+        .out;
+  };
+  EXPECT_EQ(fetch("127.0.0.1"), "200");
+  EXPECT_TRUE(upstream_saw(upstream, "127.0.0.1:" + port)) << upstream.log();
+  EXPECT_EQ(fetch("blocked-by-flag.test"), "403");
+  EXPECT_EQ(fetch("blocked-by-file.test"), "502") << "not blocked yet: through the upstream, which cannot resolve it";
+
+  write(R"([{ "match": { "domain": "blocked-by-file.test" }, "via": "block" }])");
+  ASSERT_EQ(::kill(gate.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(gate.process().wait_for_output(std::regex(R"(config generation \d+ applied \(signal\))"), 10s)) << gate.log();
+  EXPECT_EQ(fetch("blocked-by-file.test"), "403") << "the file's new rule";
+  EXPECT_EQ(fetch("blocked-by-flag.test"), "403") << "the --route rule kept";
+  auto before = origin.requests();
+  EXPECT_EQ(fetch("127.0.0.1"), "200");
+  EXPECT_EQ(origin.requests(), before + 1);
+  // Still through the upstream: microsocks logged a second connection to the origin.
+  auto log = upstream.log();
+  std::string needle = "connected to 127.0.0.1:" + port;
+  std::size_t count = 0;
+  for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++count;
+  EXPECT_GE(count, 2u) << "HOPGATE_UPSTREAM lost on reload:\n" << log << "\n" << gate.log();
 }
 
 TEST(CliEnvironment, LogLevelFlagBeatsVariable) {
