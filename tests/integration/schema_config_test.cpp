@@ -239,6 +239,8 @@ json maximal_config() {
     "http": { "via": false, "x_forwarded_for": true, "max_header_bytes": 1024,
               "pool": { "max_idle_per_origin": 0, "idle_timeout": 1.5 } },
     "limits": { "max_connections": 100, "max_connections_per_client": 10 },
+    "udp": { "port_range": "40000-40100", "max_associations": 100, "max_associations_per_client": 4,
+             "max_datagram": 1400, "idle_timeout": 60 },
     "dns": { "servers": ["1.1.1.1", "9.9.9.9:5353", "::1", "[::1]:53"], "cache_size": 10, "cache_max_ttl": 60 },
     "log": { "level": "warn", "format": "json" },
     "workers": 2
@@ -352,6 +354,13 @@ TEST(SchemaConfig, MaximalConfigAcceptedByBoth) {
   auto doc = maximal_config();
   EXPECT_TRUE(schema().validate(doc).empty()) << joined(schema().validate(doc));
   EXPECT_EQ(loader_errors(doc), "");
+  // Other accepted spellings.
+  for (auto variant : {R"({"udp": {"port_range": null}})", R"({"udp": {"port_range": 40000}})", R"({"http": {"via": "1.1 corp"}})"}) {
+    auto v = doc;
+    v.merge_patch(json::parse(variant));
+    EXPECT_TRUE(schema().validate(v).empty()) << variant << "\n" << joined(schema().validate(v));
+    EXPECT_EQ(loader_errors(v), "") << variant;
+  }
 }
 
 TEST(SchemaConfig, EveryEnumValueAcceptedByBoth) {
@@ -522,6 +531,15 @@ TEST(SchemaConfig, BrokenConfigsRejectedByBoth) {
       with(R"("limits": {"max_connections": -1})"),
       with(R"("limits": {"max_connections": 10000001})"),
       with(R"("limits": {"max_bytes": 1})"),
+      with(R"("udp": {"port_range": "70000-70001"})"),
+      with(R"("udp": {"port_range": "0"})"),
+      with(R"("udp": {"port_range": true})"),
+      with(R"("udp": {"max_datagram": 100})"),
+      with(R"("udp": {"max_datagram": 65508})"),
+      with(R"("udp": {"max_associations": -1})"),
+      with(R"("udp": {"idle_timeout": -1})"),
+      with(R"("udp": {"ports": 1})"),
+      with(R"("udp": [])"),
       with(R"("dns": {"servers": "dns.google"})"),
       with(R"("dns": {"servers": [53]})"),
       with(R"("dns": {"cache_size": "big"})"),
