@@ -374,7 +374,7 @@ LoadResult load_config(const json& doc) {
   Reader r;
   Config c;
   if (!r.object(doc, "", {"listeners", "users", "upstreams", "routes", "default", "timeouts", "http", "limits", "udp",
-                          "dns", "log", "workers", "$schema"}))
+                          "dns", "log", "workers", "deny_private_targets", "$schema"}))
     return {std::nullopt, r.errors};
 
   // listeners
@@ -630,7 +630,7 @@ LoadResult load_config(const json& doc) {
     if (Ud.contains("idle_timeout")) r.seconds(Ud["idle_timeout"], "/udp/idle_timeout", c.udp.idle_timeout);
   }
 
-  if (doc.contains("dns") && r.object(doc["dns"], "/dns", {"servers", "cache_size", "cache_max_ttl"})) {
+  if (doc.contains("dns") && r.object(doc["dns"], "/dns", {"servers", "cache_size", "cache_max_ttl", "max_concurrent_lookups"})) {
     const auto& D = doc["dns"];
     if (D.contains("servers"))
       r.strings(D["servers"], "/dns/servers", [&](const std::string& s, const std::string& p) {
@@ -642,6 +642,8 @@ LoadResult load_config(const json& doc) {
       });
     if (D.contains("cache_size")) r.unsigned_number(D["cache_size"], "/dns/cache_size", c.dns.cache_size, std::size_t{10'000'000});
     if (D.contains("cache_max_ttl")) r.seconds(D["cache_max_ttl"], "/dns/cache_max_ttl", c.dns.cache_max_ttl);
+    if (D.contains("max_concurrent_lookups"))
+      r.unsigned_number(D["max_concurrent_lookups"], "/dns/max_concurrent_lookups", c.dns.max_concurrent_lookups, std::size_t{1'000'000});
   }
 
   if (doc.contains("log") && r.object(doc["log"], "/log", {"level", "format"})) {
@@ -655,6 +657,7 @@ LoadResult load_config(const json& doc) {
   }
 
   if (doc.contains("workers")) r.unsigned_number(doc["workers"], "/workers", c.workers, 256u);
+  if (doc.contains("deny_private_targets")) r.boolean(doc["deny_private_targets"], "/deny_private_targets", c.deny_private_targets);
 
   // Cross-checks that need the whole document.
   for (std::size_t i = 0; i < c.upstreams.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "hopgate/frontend/route_request.hpp"
 
 #include "hopgate/core/error.hpp"
+#include "hopgate/frontend/target_policy.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -29,6 +30,8 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::
     conn.state = "connecting";
   }
   spdlog::debug("conn {} route {} -> {}", conn.id, out.decision.rule_name(), out.decision.via.display());
+  // Connection limits, hopgate's own listeners, private targets (target_policy.hpp).
+  if (bool refused = co_await refuse_request(ctx, conn, target, out.decision, out.dial); refused) co_return out;
   const config::Route* route = out.decision.route;
   if (route && !route->allow_ports.empty()) {
     bool ok = false;

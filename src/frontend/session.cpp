@@ -1,10 +1,15 @@
 #include "hopgate/frontend/session.hpp"
 
+#include "hopgate/codec/http_rewrite.hpp"
 #include "hopgate/frontend/http_frontend.hpp"
 #include "hopgate/frontend/route_request.hpp"
 #include "hopgate/frontend/socks_frontend.hpp"
 
+#include <boost/asio/write.hpp>
+#include <algorithm>
+#include <mutex>
 #include <spdlog/spdlog.h>
+#include <string_view>
 
 namespace hopgate::frontend {
 namespace {
@@ -25,21 +30,115 @@ bool client_allowed(const config::Listener& l, const asio::ip::address& a) {
 
 bool has(const std::vector<config::Protocol>& v, config::Protocol p) { return std::find(v.begin(), v.end(), p) != v.end(); }
 
+/// A refusal at accept is logged at info once per interval with the number since the last
+/// line: a flood of refused clients must not become a flood of log lines.
+class BurstLog {
+public:
+  explicit BurstLog(std::chrono::seconds interval) : interval_(interval) {}
+  /// Returns how many were suppressed since the last line when this one is to be logged.
+  std::optional<std::uint64_t> due() {
+    std::lock_guard lock(mutex_);
+    auto now = Clock::now();
+    if (last_ != Clock::time_point{} && now - last_ < interval_) {
+      ++suppressed_;
+      return std::nullopt;
+    }
+    last_ = now;
+    return std::exchange(suppressed_, 0);
+  }
+
+private:
+  std::mutex mutex_;
+  Clock::duration interval_;
+  Clock::time_point last_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+BurstLog denied_log{std::chrono::seconds(5)};
+BurstLog over_limit_log{std::chrono::seconds(5)};
+
+std::string more(std::uint64_t suppressed) {
+  return suppressed ? " (and " + std::to_string(suppressed) + " more since the last such line)" : std::string();
+}
+
+/// An HTTP client over a connection limit: read its request head (bounded, within the handshake
+/// deadline), answer 503 and close. Answering before the head is read would risk a reset that
+/// destroys the reply in the client's buffer.
+awaitable<std::string> refuse_http_over_limit(tcp::socket& client, std::vector<std::uint8_t> head,
+                                              const config::Config& cfg, const std::string& which) {
+  auto read_head = [&]() -> awaitable<bool> {
+    std::array<std::uint8_t, 2048> chunk;
+    for (;;) {
+      std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
+      if (text.find("\r\n\r\n") != std::string_view::npos || text.find("\n\n") != std::string_view::npos) co_return true;
+      if (head.size() > cfg.http.max_header_bytes) co_return true; // answer anyway: the reply is the same
+      auto [ec, n] = co_await client.async_read_some(asio::buffer(chunk), use_nothrow);
+      if (ec) co_return false;
+      head.insert(head.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+  };
+  auto got = co_await with_timeout(read_head(), cfg.timeouts.handshake);
+  if (!got) co_return "handshake timeout (over " + which + ")";
+  if (!*got) co_return "closed before request (over " + which + ")";
+  auto reply = codec::http::proxy_reply(503, "over the connection limit (" + which + "), try again later", true, false,
+                                        {{"Retry-After", "1"}});
+  auto [wec, wn] = co_await asio::async_write(client, asio::buffer(reply), use_nothrow);
+  (void)wn;
+  if (!wec) {
+    // Half-close and give the client a moment to read the reply and close its side.
+    error_code ignored;
+    client.shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<std::uint8_t, 1024> sink;
+    auto drain = [&]() -> awaitable<bool> {
+      for (;;) {
+        auto [ec, n] = co_await client.async_read_some(asio::buffer(sink), use_nothrow);
+        if (ec) co_return true;
+      }
+    };
+    co_await with_timeout(drain(), std::chrono::seconds(2));
+  }
+  co_return "over connection limit (" + which + ")";
+}
+
 } // namespace
 
 awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo listener) {
   auto snapshot = ctx.shared.current();
-  const auto* lcfg = listener_config(*snapshot->config, listener.kind);
+  const auto& cfg = *snapshot->config;
+  const auto* lcfg = listener_config(cfg, listener.kind);
   error_code ec;
   auto peer = client.remote_endpoint(ec);
   if (ec) co_return;
   if (lcfg && !client_allowed(*lcfg, peer.address())) {
-    spdlog::info("refused {} on the {} listener: not in its allow list", peer.address().to_string(), config::to_string(listener.kind));
+    // Closed at once, before a byte is read: the client learns nothing about what listens here.
+    if (auto suppressed = denied_log.due())
+      spdlog::info("refused {} on the {} listener: not in its allow list{}", peer.address().to_string(),
+                   config::to_string(listener.kind), more(*suppressed));
+    else
+      spdlog::debug("refused {} on the {} listener: not in its allow list", peer.address().to_string(),
+                    config::to_string(listener.kind));
     co_return;
   }
   std::string client_text = peer.address().is_v6() ? "[" + peer.address().to_string() + "]:" + std::to_string(peer.port())
                                                    : peer.address().to_string() + ":" + std::to_string(peer.port());
   auto conn = ctx.shared.registry.open(client_text, listener.kind, client.get_executor());
+  auto slot = ctx.shared.guard.connections.acquire(peer.address(), conn->id, cfg.limits.max_connections,
+                                                   cfg.limits.max_connections_per_client);
+  if (slot.refused()) {
+    // Over a limit and too many others already waiting to be told so: close without a word.
+    if (auto suppressed = over_limit_log.due())
+      spdlog::warn("conn {} {} closed at accept: over {} and {} over-limit connections are waiting{}", conn->id,
+                   client_text, slot.which(), ConnectionLimits::over_limit_backlog, more(*suppressed));
+    ctx.shared.registry.close(conn->id);
+    co_return;
+  }
+  if (slot.over_limit()) {
+    if (auto suppressed = over_limit_log.due())
+      spdlog::warn("conn {} {} is over {}: its request will be refused{}", conn->id, client_text, slot.which(),
+                   more(*suppressed));
+    std::lock_guard lock(conn->mutex);
+    conn->error = ProxyError::over_limit;
+  }
   {
     std::lock_guard lock(conn->mutex);
     conn->kill = [&client] {
@@ -52,7 +151,7 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
 
   // Read the first bytes to tell SOCKS (0x04, 0x05) from HTTP (a method's letters).
   std::vector<std::uint8_t> first(512);
-  auto got = co_await with_timeout(client.async_read_some(asio::buffer(first), use_nothrow), snapshot->config->timeouts.handshake);
+  auto got = co_await with_timeout(client.async_read_some(asio::buffer(first), use_nothrow), cfg.timeouts.handshake);
   std::string result;
   if (!got) result = "handshake timeout";
   else if (auto [rec, n] = *got; rec || n == 0) result = "closed before request";
@@ -68,7 +167,11 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
     }
     ctx.shared.stats.on_open(proto);
     auto auth = lcfg ? lcfg->auth : config::AuthMode::none;
-    if (proto == config::Protocol::socks) result = co_await serve_socks(client, ctx, *conn, std::move(first), auth);
+    // Over a limit: HTTP is answered here (503 for any request); SOCKS goes through its own
+    // handshake and route_and_dial refuses the request with 0x01 (SOCKS4: 0x5B).
+    if (slot.over_limit() && proto == config::Protocol::http)
+      result = co_await refuse_http_over_limit(client, std::move(first), cfg, slot.which());
+    else if (proto == config::Protocol::socks) result = co_await serve_socks(client, ctx, *conn, std::move(first), auth);
     else result = co_await serve_http(client, ctx, *conn, std::move(first), auth);
     std::string route;
     ProxyError error;
@@ -83,6 +186,7 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
     std::lock_guard lock(conn->mutex);
     conn->kill = nullptr;
   }
+  slot.release();
   log_close(*conn, result, Clock::now() - started);
   ctx.shared.registry.close(conn->id);
 }

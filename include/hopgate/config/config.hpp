@@ -151,6 +151,7 @@ struct Dns {
   std::vector<boost::asio::ip::udp::endpoint> servers; ///< empty: the system resolver
   std::size_t cache_size = 4096;
   Seconds cache_max_ttl{300};
+  std::size_t max_concurrent_lookups = 256; ///< lookups in flight in the process (cache misses); 0: unlimited
 };
 
 struct Log {
@@ -171,6 +172,7 @@ struct Config {
   Dns dns;
   Log log;
   unsigned workers = 0; ///< 0: one per core
+  bool deny_private_targets = false; ///< refuse loopback/private/link-local targets (SSRF protection)
 
   const Upstream* find_upstream(std::string_view name) const;
   const User* find_user(std::string_view name) const;

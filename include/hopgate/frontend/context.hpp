@@ -5,6 +5,7 @@
 #include "hopgate/core/asio.hpp"
 #include "hopgate/dns/resolver.hpp"
 #include "hopgate/frontend/http_pool.hpp"
+#include "hopgate/frontend/limits.hpp"
 #include "hopgate/routing/snapshot.hpp"
 
 #include <atomic>
@@ -19,6 +20,7 @@ struct Shared {
   admin::Registry registry;
   admin::Stats stats;
   std::atomic<bool> draining{false};
+  Guard guard; ///< connection limits and hopgate's own listening addresses (limits.hpp)
 
   std::shared_ptr<const routing::Snapshot> current() const { return snapshot.load(std::memory_order_acquire); }
 };
