@@ -187,7 +187,10 @@ awaitable<HandshakeResult> http_connect_handshake(tcp::socket& s, const TargetAd
   auto line_end = head.find("\r\n");
   std::string status_line(head.substr(9, line_end - 9));
   if (head[9] != '2') {
-    r.ec = head.substr(9, 3) == "407" ? ProxyError::upstream_auth_failed : ProxyError::upstream_rejected;
+    // 407 is the proxy's answer to bad credentials; Tinyproxy (1.11) sends 401 instead. To a
+    // CONNECT nobody but the proxy can answer, so both mean the hop refused our credentials.
+    auto code = head.substr(9, 3);
+    r.ec = code == "407" || code == "401" ? ProxyError::upstream_auth_failed : ProxyError::upstream_rejected;
     r.detail = "HTTP " + status_line;
     co_return r;
   }

@@ -131,14 +131,17 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
       co_return r;
     }
     if (hs->ec) {
+      r.ec = hs->ec;
+      r.detail = std::move(hs->detail);
       if (!reply_about_target(hs->ec)) hop_fault = true;
       else if (last) hop_fault = false;
       else {
+        // This hop could not reach the next one: the error is about the next hop, as reported by this one.
         failed_index = i + 1;
         hop_fault = true;
+        r.where = "upstream " + *hops[i + 1].name;
+        r.detail = (r.detail.empty() ? "" : r.detail + " ") + "from upstream " + *hops[i].name;
       }
-      r.ec = hs->ec;
-      r.detail = std::move(hs->detail);
       co_return r;
     }
     r.bound = hs->bound;
