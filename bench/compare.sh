@@ -278,7 +278,7 @@ URL_BIG=http://127.0.0.1:$P_ORIGIN/big
 [[ -n $FD_NOTE ]] && note "$FD_NOTE"
 put "env.date" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 put "env.host" "$(nproc) cores, $(uname -r), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-put "env.hopgate" "$("$HOPGATE" --version 2>/dev/null | head -n1) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty'))"
+put "env.hopgate" "$("$HOPGATE" --version 2>/dev/null | head -n1), tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')$([[ -n ${BENCH_HOPGATE:-} ]] && echo ", binary $HOPGATE built $(date -u -r "$HOPGATE" '+%H:%M UTC')")"
 put "env.mode" "$([[ $QUICK == 1 ]] && echo quick || echo full): wrk -t2 -c$CLIENTS -d${DUR}s; $REPS x $BIG_MIB MiB; $TUNNELS tunnels; setup rate $CLIENTS clients ${DUR}s"
 put "env.versions" "$(nginx -v 2>&1 | sed 's/.*version: //'), $(privoxy --version 2>/dev/null | head -n1 | awk '{print "Privoxy " $3}'), $(tinyproxy -v 2>/dev/null | head -n1), $(dpkg-query -W -f='microsocks ${Version}' microsocks 2>/dev/null), $(dpkg-query -W -f='dante-server ${Version}' dante-server 2>/dev/null), $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), curl $(curl --version | head -n1 | awk '{print $2}')"
 
@@ -327,34 +327,52 @@ curl_get() { # mode port url: prints "code bytes bytes_per_second"
     echo "000 0 0"
 }
 
-b_cell() { # key mode port pid|""
-  local key=$1 mode=$2 port=$3 pid=$4 code bytes speed r before after speeds=() bad=0
-  budget_ok "B$key.mbps" || return
+# B runs in rounds: each round downloads the big file once through every proxy, so that the
+# machine's slow and fast moments spread over all of them instead of favouring one.
+declare -A B_MODE=() B_PORT=() B_PID=() B_SPEEDS=() B_TICKS=() B_BAD=()
+B_KEYS=()
+b_add() { # key mode port pid|"": probe with the 1 KiB file, then take part in the rounds
+  local key=$1 mode=$2 port=$3 pid=$4 code bytes speed
   read -r code bytes speed <<<"$(curl_get "$mode" "$port" "$URL_1K")"
   if [[ $code != 200 ]]; then
     put "B$key.mbps" "n/a"; put "C$key.cpu" "n/a"; note "B$key: $mode through 127.0.0.1:$port answered $code"; return
   fi
-  [[ -n $pid ]] && before=$(proc_usage "$pid" | awk '{print $2}')
+  B_KEYS+=("$key"); B_MODE[$key]=$mode; B_PORT[$key]=$port; B_PID[$key]=$pid
+  B_SPEEDS[$key]=""; B_TICKS[$key]=0; B_BAD[$key]=""
+}
+
+b_rounds() {
+  local r key code bytes speed before after pid
   for ((r = 0; r < REPS; r++)); do
-    read -r code bytes speed <<<"$(curl_get "$mode" "$port" "$URL_BIG")"
-    if [[ $code != 200 || $bytes != "$BIG_BYTES" ]]; then bad=$((bad + 1)); break; fi # a stall: do not repeat it
-    speeds+=("$speed")
+    if (($(date +%s) - T_RUN >= BUDGET)); then note "B: rounds $((r + 1))-$REPS skipped: the run passed its budget of $BUDGET s"; break; fi
+    for key in "${B_KEYS[@]}"; do
+      [[ -n ${B_BAD[$key]} ]] && continue # a stall is not repeated
+      pid=${B_PID[$key]}
+      [[ -n $pid ]] && before=$(proc_usage "$pid" | awk '{print $2}')
+      read -r code bytes speed <<<"$(curl_get "${B_MODE[$key]}" "${B_PORT[$key]}" "$URL_BIG")"
+      [[ -n $pid ]] && after=$(proc_usage "$pid" | awk '{print $2}')
+      if [[ $code != 200 || $bytes != "$BIG_BYTES" ]]; then B_BAD[$key]="status $code, $bytes bytes"; continue; fi
+      B_SPEEDS[$key]+=" $speed"
+      [[ -n $pid ]] && B_TICKS[$key]=$((B_TICKS[$key] + after - before))
+    done
   done
-  [[ -n $pid ]] && after=$(proc_usage "$pid" | awk '{print $2}')
-  if ((${#speeds[@]} == 0)); then put "B$key.mbps" "n/a"; put "C$key.cpu" "n/a"; note "B$key: every download failed"; return; fi
-  ((bad > 0)) && note "B$key: a download failed (status $code, $bytes bytes); the median is of ${#speeds[@]}"
-  local med
-  med=$(printf '%s\n' "${speeds[@]}" | sort -g | awk '{v[NR] = $1} END {printf "%.0f", v[int((NR + 1) / 2)] / 1e6}')
-  put "B$key.mbps" "$med"
-  if [[ -n $pid ]]; then
-    local cpu
-    cpu=$(awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="${#speeds[@]}" -v b="$BIG_BYTES" \
-      'BEGIN {printf "%.2f", (t / hz) / (n * b / 1073741824)}')
-    put "C$key.cpu" "$cpu"
-    log "B$key: $med MB/s (median of ${#speeds[@]}), $cpu CPU s/GiB"
-  else
-    log "B$key: $med MB/s (median of ${#speeds[@]})"
-  fi
+  local n med cpu sp
+  for key in "${B_KEYS[@]}"; do
+    read -r -a sp <<<"${B_SPEEDS[$key]}"
+    n=${#sp[@]}
+    [[ -n ${B_BAD[$key]} ]] && note "B$key: a download failed (${B_BAD[$key]}); the median is of $n"
+    if ((n == 0)); then put "B$key.mbps" "n/a"; put "C$key.cpu" "n/a"; continue; fi
+    med=$(printf '%s\n' "${sp[@]}" | sort -g | awk '{v[NR] = $1} END {printf "%.0f", v[int((NR + 1) / 2)] / 1e6}')
+    put "B$key.mbps" "$med"
+    if [[ -n ${B_PID[$key]} ]]; then
+      cpu=$(awk -v t="${B_TICKS[$key]}" -v hz="$(getconf CLK_TCK)" -v n="$n" -v b="$BIG_BYTES" \
+        'BEGIN {printf "%.2f", (t / hz) / (n * b / 1073741824)}')
+      put "C$key.cpu" "$cpu"
+      log "B$key: $med MB/s (median of $n), $cpu CPU s/GiB"
+    else
+      log "B$key: $med MB/s (median of $n)"
+    fi
+  done
 }
 
 # ---------------------------------------------------------------- D: idle tunnels, setup rate
@@ -462,15 +480,16 @@ if want A-chain; then
 fi
 
 if want B; then
-  log "B/C: $REPS x $BIG_MIB MiB"
-  b_cell connect.direct direct "" ""
+  log "B/C: $REPS rounds of $BIG_MIB MiB through each"
+  b_add connect.direct direct "" ""
+  if [[ -n ${UP[hopgate_http]:-} ]]; then b_add connect.hopgate connect "$P_HG_HTTP" "${PID[hopgate]}"; else put Bconnect.hopgate.mbps n/a; fi
+  [[ -n ${UP[privoxy]:-} ]] && b_add connect.privoxy connect "$P_PRIVOXY" "${PID[privoxy]}"
+  [[ -n ${UP[tinyproxy]:-} ]] && b_add connect.tinyproxy connect "$P_TINY" "${PID[tinyproxy]}"
+  if [[ -n ${UP[hopgate_socks]:-} ]]; then b_add socks.hopgate socks "$P_HG_SOCKS" "${PID[hopgate]}"; else put Bsocks.hopgate.mbps n/a; fi
+  [[ -n ${UP[microsocks]:-} ]] && b_add socks.microsocks socks "$P_MS" "${PID[microsocks]}"
+  [[ -n ${UP[dante]:-} ]] && b_add socks.dante socks "$P_DANTE" "${PID[dante]}"
+  b_rounds
   put Bsocks.direct.mbps "$(awk -F'\t' '$1 == "Bconnect.direct.mbps" {print $2}' "$RES")"
-  if [[ -n ${UP[hopgate_http]:-} ]]; then b_cell connect.hopgate connect "$P_HG_HTTP" "${PID[hopgate]}"; else put Bconnect.hopgate.mbps n/a; fi
-  [[ -n ${UP[privoxy]:-} ]] && b_cell connect.privoxy connect "$P_PRIVOXY" "${PID[privoxy]}"
-  [[ -n ${UP[tinyproxy]:-} ]] && b_cell connect.tinyproxy connect "$P_TINY" "${PID[tinyproxy]}"
-  if [[ -n ${UP[hopgate_socks]:-} ]]; then b_cell socks.hopgate socks "$P_HG_SOCKS" "${PID[hopgate]}"; else put Bsocks.hopgate.mbps n/a; fi
-  [[ -n ${UP[microsocks]:-} ]] && b_cell socks.microsocks socks "$P_MS" "${PID[microsocks]}"
-  [[ -n ${UP[dante]:-} ]] && b_cell socks.dante socks "$P_DANTE" "${PID[dante]}"
 fi
 
 if want D-setup; then
