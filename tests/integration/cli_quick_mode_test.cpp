@@ -277,10 +277,16 @@ TEST(CliEnvironment, LogLevelFlagBeatsVariable) {
     EXPECT_TRUE(p.stop(SIGTERM, 15s).clean());
   }
   {
-    // --log-level info wins over HOPGATE_LOG_LEVEL=error.
+    // --log-level info wins over HOPGATE_LOG_LEVEL=error, --log-format json over HOPGATE_LOG_FORMAT=text.
     Gate gate({"--upstream", "socks5h://127.0.0.1:9", "--http", "127.0.0.1:0", "--socks", "off", "--admin", "127.0.0.1:0",
-               "--log-level", "info"},
-              {{"HOPGATE_LOG_LEVEL", "error"}}, {"http", "admin"});
+               "--log-level", "info", "--log-format", "json"},
+              {{"HOPGATE_LOG_LEVEL", "error"}, {"HOPGATE_LOG_FORMAT", "text"}}, {"http", "admin"});
+    std::istringstream in(gate.log());
+    std::string line;
+    while (std::getline(in, line)) {
+      json j;
+      EXPECT_NO_THROW(j = json::parse(line)) << line;
+    }
   }
 }
 
