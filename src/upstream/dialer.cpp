@@ -32,8 +32,9 @@ struct HopRef {
 /// `failed_index` and `hop_fault` say which hop is to blame when the attempt fails: the hop we
 /// could not reach or that broke its handshake, or the next hop when a hop reports that it
 /// could not reach it. A failure the last hop reports about the target is nobody's fault.
+/// `attempt_deadline` bounds the whole attempt (connects and handshakes) on top of each hop's timeout.
 awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef>& hops, dns::Resolver& resolver,
-                                std::size_t& failed_index, bool& hop_fault) {
+                                std::size_t& failed_index, bool& hop_fault, Clock::time_point attempt_deadline) {
   auto ex = co_await asio::this_coro::executor;
   const auto& cfg = *req.snapshot->config;
   DialResult r{tcp::socket(ex), {}, "direct", {}, {}, {}, {}, 0, {}};
@@ -42,7 +43,9 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef
   hop_fault = !hops.empty(); // until the first hop is reached, any failure is the first hop's
 
   auto timeout_for = [&](const config::Hop* h) {
-    return to_clock(h && h->connect_timeout ? *h->connect_timeout : cfg.timeouts.connect);
+    auto t = to_clock(h && h->connect_timeout ? *h->connect_timeout : cfg.timeouts.connect);
+    auto left = attempt_deadline - Clock::now();
+    return left < t ? std::max(left, Clock::duration::zero()) : t;
   };
 
   // Resolve and connect to the first stop: the target (direct) or the first hop.
@@ -234,7 +237,15 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
     std::size_t failed = 0;
     bool hop_fault = false;
     auto attempt_started = Clock::now();
-    auto r = co_await dial_hops(req, hops, resolver, failed, hop_fault);
+    // While other healthy members could still be tried, this attempt gets only its share of the
+    // time left, so that a member that hangs (accepts, never answers) cannot use up the whole
+    // connect deadline before the next member is tried.
+    auto attempt_deadline = Clock::time_point::max();
+    std::size_t spare = 0;
+    for (auto& p : positions)
+      for (std::size_t j = p.chosen + 1; j < p.candidates.size(); ++j) spare += health.available(*p.candidates[j].name);
+    if (spare) attempt_deadline = attempt_started + (started + to_clock(cfg.timeouts.connect) - attempt_started) / static_cast<long>(spare + 1);
+    auto r = co_await dial_hops(req, hops, resolver, failed, hop_fault, attempt_deadline);
     lookups += r.local_lookups;
     r.local_lookups = lookups;
     r.took = Clock::now() - started;
