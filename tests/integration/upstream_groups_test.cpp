@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <memory>
 #include <set>
 
@@ -120,6 +121,45 @@ TEST(UpstreamGroups, FailoverSurvivesStoppedMemberAndMarksItUpAfterRestart) {
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(echo_through_socks5(hg, "127.0.0.1", echo.port()));
   EXPECT_EQ(successes(hg, "first"), before_back + 5);
   EXPECT_EQ(metric(hg, "hopgate_upstream_up{upstream=\"first\"}").value_or(-1), 1);
+}
+
+TEST(UpstreamGroups, FailoverPastAHungMember) {
+  // A member that accepts connections but never answers: microsocks stopped with SIGSTOP (the
+  // kernel still completes the TCP handshake). The handshake times out; the client must still be
+  // served by the next member within its connect deadline.
+  TcpEcho echo;
+  Microsocks first, second;
+  json ups = {{"first", "socks5://" + first.address()},
+              {"second", "socks5://" + second.address()},
+              {"pool", group_of({"first", "second"}, "failover")}};
+  HopgateProcess hg(gateway_config(ups, json::array(), "pool", {{"timeouts", {{"connect", 3}}}}));
+  std::string err;
+  ASSERT_TRUE(echo_through_socks5(hg, "127.0.0.1", echo.port(), &err)) << err;
+  ASSERT_EQ(::kill(first.process().pid(), SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{first.process().pid()};
+
+  int failed = 0;
+  std::string first_error;
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (!echo_through_socks5(hg, "127.0.0.1", echo.port(), &err)) {
+      ++failed;
+      if (first_error.empty())
+        first_error = "connection " + std::to_string(i) + " after " +
+                      std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) + " s: " + err;
+    }
+  }
+  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(failed, 0) << first_error << "\n" << tail(hg.log());
+  auto h = health(hg, "first");
+  EXPECT_EQ(h["state"], "down") << h.dump();
+  EXPECT_TRUE(h["last_error"].is_string() && contains(lower(h["last_error"].get<std::string>()), "timed out")) << h.dump();
+  EXPECT_GE(successes(hg, "second"), 10u - static_cast<unsigned>(failed));
+  RecordProperty("seconds_for_10_connections", std::to_string(took));
 }
 
 TEST(UpstreamGroups, RoundRobinSpreadsThousandConnectionsEvenly) {
