@@ -491,3 +491,21 @@ TEST(RoutingUpstreams, ClientCredentialsPassThroughToSocks5Hop) {
   EXPECT_EQ(connect->status, 502) << connect->describe();
   EXPECT_TRUE(contains(lower(connect->body), "authentication")) << connect->describe();
 }
+
+TEST(RoutingUpstreams, HttpParentHealthCountsForwardedRequests) {
+  // GET /api/v1/upstreams shows every upstream's health. An HTTP parent that carries absolute-URI
+  // requests must show them: successes while it works, and a failure (and "down") when it is gone.
+  HttpOrigin origin;
+  auto tiny = std::make_unique<Tinyproxy>();
+  HopgateProcess hg(all_via(one_upstream("tiny", "http://" + tiny->address()), "tiny"));
+  auto r = fetch(Client::http_forward, hg, origin.url("/hello"));
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_GE(successes(hg, "tiny"), 1u) << health(hg, "tiny").dump();
+  tiny.reset();
+  auto f = http_forward(hg, origin.url("/hello"));
+  EXPECT_EQ(f.status, 502) << f.describe();
+  EXPECT_TRUE(contains(f.body, "upstream tiny")) << f.describe();
+  auto h = health(hg, "tiny");
+  EXPECT_GE(h["failures"].get<int>(), 1) << h.dump();
+  EXPECT_EQ(h["state"], "down") << h.dump();
+}

@@ -298,3 +298,82 @@ TEST(UpstreamGroups, ActiveProbesMarkMembersWithoutClientTraffic) {
   EXPECT_EQ(idle["successes"], 0) << idle.dump();
   EXPECT_EQ(idle["failures"], 0) << "a group no route uses was probed: " << idle.dump();
 }
+
+TEST(UpstreamGroups, TargetSideFailuresDoNotCountAgainstMember) {
+  // microsocks answers 0x05 when the target refuses: that is the target's fault, not the hop's.
+  Microsocks a, b;
+  json ups = {{"a", "socks5://" + a.address()}, {"b", "socks5://" + b.address()}, {"pool", group_of({"a", "b"}, "failover")}};
+  HopgateProcess hg(gateway_config(ups, json::array(), "pool"));
+  auto closed = free_tcp_port();
+  for (int i = 0; i < 5; ++i) {
+    Bytes raw;
+    EXPECT_EQ(socks5_reply(hg, "127.0.0.1", closed, std::nullopt, &raw), 0x05) << to_hex(raw);
+  }
+  auto r = http_connect(hg, authority("127.0.0.1", closed));
+  EXPECT_EQ(r.status, 502) << r.describe();
+  EXPECT_TRUE(contains(lower(r.body), "refused")) << r.describe();
+  auto ha = health(hg, "a");
+  EXPECT_EQ(ha["state"], "up") << ha.dump();
+  EXPECT_EQ(ha["failures"], 0) << ha.dump();
+  // Not retried on the other member either: it would be refused the same way.
+  auto hb = health(hg, "b");
+  EXPECT_EQ(hb["successes"], 0) << hb.dump();
+  EXPECT_EQ(hb["failures"], 0) << hb.dump();
+}
+
+TEST(UpstreamGroups, LeastConnectionsPicksTheLeastBusy) {
+  TcpEcho echo;
+  Microsocks a, b, c;
+  json ups = {{"a", "socks5://" + a.address()},
+              {"b", "socks5://" + b.address()},
+              {"c", "socks5://" + c.address()},
+              {"lc", group_of({"a", "b", "c"}, "least-connections")}};
+  HopgateProcess hg(gateway_config(ups, json::array(), "lc"));
+  std::vector<Fd> open;
+  for (int i = 0; i < 6; ++i) open.push_back(sw::connect5(hg.port("socks"), "127.0.0.1", echo.port()));
+  auto all = upstreams(hg);
+  for (const std::string n : {"a", "b", "c"}) EXPECT_EQ(all[n]["health"]["active_connections"], 2) << n << ": " << all[n].dump();
+  // Close a's two: the next two go to a.
+  std::vector<Fd> keep;
+  auto before = successes_of(hg, {"a", "b", "c"});
+  open.clear();
+  EXPECT_TRUE(eventually([&] {
+    auto u = upstreams(hg);
+    return u["a"]["health"]["active_connections"] == 0 && u["b"]["health"]["active_connections"] == 0 &&
+           u["c"]["health"]["active_connections"] == 0;
+  })) << upstreams(hg)["a"].dump();
+  for (int i = 0; i < 3; ++i) keep.push_back(sw::connect5(hg.port("socks"), "127.0.0.1", echo.port()));
+  auto after = successes_of(hg, {"a", "b", "c"});
+  for (const std::string n : {"a", "b", "c"}) EXPECT_EQ(after[n], before[n] + 1) << n;
+}
+
+TEST(UpstreamGroups, GroupAsOneHopOfAChain) {
+  HttpOrigin origin;
+  Microsocks front, ms;
+  Tinyproxy tiny;
+  auto dead = free_tcp_port();
+  json ups = {{"front", "socks5://" + front.address()},
+              {"dead", "socks5h://127.0.0.1:" + std::to_string(dead)},
+              {"ms", "socks5h://" + ms.address()},
+              {"tiny", "http://" + tiny.address()},
+              {"pool", group_of({"dead", "ms"}, "failover")}};
+  json routes = json::array({
+      {{"name", "group-first"}, {"match", {{"frontend", {"socks"}}}}, {"via", {"pool", "tiny"}}},
+      {{"name", "group-second"}, {"match", {{"frontend", {"http"}}}}, {"via", {"front", "pool"}}},
+  });
+  HopgateProcess hg(gateway_config(ups, routes, "block"));
+  for (auto client : {Client::socks5_hostname, Client::http_connect, Client::http_forward}) {
+    SCOPED_TRACE(to_string(client));
+    for (int i = 0; i < 3; ++i) {
+      auto r = fetch(client, hg, "http://" + authority("localhost", origin.port()) + "/hello");
+      EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
+      EXPECT_EQ(r.out, kHello);
+    }
+  }
+  // The dead member is down whichever position the group had; "front", which reported that it
+  // could not reach it, is not blamed.
+  EXPECT_EQ(state_of(hg, "dead"), "down");
+  EXPECT_EQ(state_of(hg, "front"), "up");
+  EXPECT_GE(successes(hg, "ms"), 2u);
+  EXPECT_GE(successes(hg, "tiny"), 1u);
+}
