@@ -97,8 +97,12 @@ Resolver::Resolver(asio::any_io_executor ex) : ex_(std::move(ex)) {}
 std::uint64_t Resolver::lookups_total() { return g_lookups.load(std::memory_order_relaxed); }
 
 awaitable<ResolveResult> Resolver::resolve(std::string host, const config::Dns* settings) {
-  g_lookups.fetch_add(1, std::memory_order_relaxed);
   host = normalize_host(host);
+  // RFC 7686: .onion names are not in the DNS, and asking for one tells the resolver which hidden
+  // service is wanted. Answer "no such name" without asking anyone (a "resolve": true rule, a
+  // BIND peer or a datagram target may ask).
+  if (host == "onion" || host.ends_with(".onion")) co_return ResolveResult{asio::error::host_not_found, {}};
+  g_lookups.fetch_add(1, std::memory_order_relaxed);
   const auto& hosts = hosts_file();
   if (auto it = hosts.find(host); it != hosts.end()) co_return ResolveResult{{}, it->second};
 

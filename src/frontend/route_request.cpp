@@ -18,7 +18,7 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::
   if (out.decision.needs_resolution) {
     // A "resolve": true rule wants the name's addresses: this lookup is local by the rule's own choice.
     ++lookups;
-    auto res = co_await ctx.worker.resolver.resolve(target.domain);
+    auto res = co_await ctx.worker.resolver.resolve(target.domain, &out.snapshot->config->dns);
     out.decision = out.snapshot->table.match(info, res.addresses, true);
   }
   {
