@@ -218,3 +218,51 @@ TEST(RoutingDnsLeak, RemoteDnsRequiredRefusesLocallyResolvingRoute) {
   }
   EXPECT_EQ(metric(hg, "hopgate_dns_lookups_total").value_or(-1), 0);
 }
+
+TEST(RoutingDnsLeak, OnionIsNeverResolvedToMatchACidrRule) {
+  // A rule with "resolve": true matches a name by its addresses, so the router resolves names on
+  // the way down the rule list. A .onion name has no addresses in DNS (RFC 7686) and asking for
+  // them tells the resolver which hidden service the user visits: it must not be looked up by any
+  // resolver (the counting server here, or the system's), and the onion rule further down must
+  // still send it to Tor.
+  CountingDns dns;
+  RecordingSocks5 tor;
+  json routes = json::array({
+      {{"name", "lan"}, {"match", {{"cidr", {"10.0.0.0/8"}}}}, {"via", "direct"}, {"resolve", true}},
+      {{"name", "onion"}, {"match", {{"domain", {"*.onion"}}}}, {"via", "tor"}},
+  });
+  HopgateProcess hg(gateway_config({{"tor", "socks5h://" + tor.address()}}, routes, "direct",
+                                   {{"dns", {{"servers", {dns.address()}}}}}));
+  for (auto client : {Client::socks5_hostname, Client::http_forward, Client::http_connect}) {
+    SCOPED_TRACE(to_string(client));
+    auto r = fetch(client, hg, "http://" + kOnion + "/");
+    EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
+    EXPECT_EQ(r.out, RecordingSocks5::kBody);
+  }
+  EXPECT_EQ(tor.requests().size(), 3u);
+  EXPECT_EQ(dns.total(), 0) << "the onion name was sent to the configured resolver: " << dns.describe();
+  EXPECT_EQ(metric(hg, "hopgate_dns_lookups_total").value_or(-1), 0) << "the onion name was looked up";
+}
+
+TEST(RoutingDnsLeak, ResolveRuleUsesConfiguredDnsServers) {
+  // The lookup a "resolve": true rule makes goes to dns.servers like every other lookup of
+  // hopgate's (one name per front end, so that no answer comes from the cache).
+  CountingDns dns;
+  HttpOrigin origin;
+  Microsocks ms;
+  json routes = json::array({{{"name", "loopback"}, {"match", {{"cidr", {"127.0.0.0/8"}}}}, {"via", "ms"}, {"resolve", true}}});
+  HopgateProcess hg(gateway_config({{"ms", "socks5://" + ms.address()}}, routes, "block",
+                                   {{"dns", {{"servers", {dns.address()}}}}}));
+  std::map<Client, std::string> names = {{Client::socks5_hostname, "socks.leaktest.example"},
+                                         {Client::http_connect, "connect.leaktest.example"},
+                                         {Client::http_forward, "forward.leaktest.example"}};
+  for (auto& [client, name] : names) {
+    SCOPED_TRACE(to_string(client));
+    auto before = successes(hg, "ms");
+    auto r = fetch(client, hg, "http://" + authority(name, origin.port()) + "/hello");
+    EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
+    EXPECT_EQ(r.out, kHello);
+    EXPECT_GE(dns.queries(name, 1), 1) << "the rule's lookup did not use dns.servers: " << dns.describe();
+    EXPECT_EQ(successes(hg, "ms"), before + 1);
+  }
+}
