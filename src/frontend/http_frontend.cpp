@@ -4,12 +4,14 @@
 // down. Beast's parsers are driven by hand (put()) over reads that each carry a deadline, so
 // every wait can be cancelled and every phase has its own timeout.
 #include "hopgate/frontend/http_frontend.hpp"
+#include "hopgate/upstream/health.hpp"
 
 #include "hopgate/codec/http_rewrite.hpp"
 #include "hopgate/codec/http_target.hpp"
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
 #include "hopgate/frontend/route_request.hpp"
+#include "hopgate/frontend/target_policy.hpp"
 #include "hopgate/relay/relay.hpp"
 #include "hopgate/upstream/dialer.hpp"
 
@@ -152,6 +154,7 @@ struct UpstreamPlan {
   std::string parent_name;
   std::string parent_authorization; ///< Proxy-Authorization value for the parent, if any
   std::string pool_key;
+  std::string route_name; ///< for the per-route local DNS lookup counter
 };
 
 /// What one request/response exchange over an upstream connection came to.
@@ -187,6 +190,7 @@ public:
       if (!first) {
         conn_.set("idle");
         if (in_.size() == 0) {
+          in_.shrink_to_fit(); // an idle keep-alive connection holds no read buffer
           bool more = co_await wait_for_next_request(to_clock(cfg.timeouts.http_keepalive));
           if (!more) co_return summary();
         }
@@ -410,7 +414,8 @@ private:
     routing::RequestInfo info{target, config::Protocol::http, who.address, who.user};
     auto d = snapshot.table.match(info);
     if (d.needs_resolution) {
-      auto res = co_await ctx_.worker.resolver.resolve(target.domain);
+      auto res = co_await ctx_.worker.resolver.resolve(target.domain, &snapshot.config->dns);
+      ctx_.shared.stats.on_local_lookups(d.rule_name(), 1);
       d = snapshot.table.match(info, res.addresses, true);
     }
     co_return d;
@@ -420,6 +425,7 @@ private:
                     const hc::RequestTarget& target, const upstream::ClientIdentity& who) {
     const auto& cfg = *snapshot->config;
     UpstreamPlan p;
+    p.route_name = d.rule_name();
     p.dial = upstream::DialRequest{snapshot, d.via, target.authority, who,
                                    d.route ? d.route->remote_dns : config::RemoteDns::any, 0x01};
     std::string dest = target.authority.to_string();
@@ -466,6 +472,19 @@ private:
       conn_.user = who.user;
       conn_.state = "connecting";
     }
+    {
+      // The same policy as every dial (connection limits, hopgate's own listeners, private
+      // targets), asked per request: a kept-alive connection may go anywhere next.
+      upstream::DialResult refusal{tcp::socket(client_.get_executor()), {}, "route", {}, {}, {}, {}};
+      bool refused = co_await refuse_request(ctx_, conn_, target.authority, decision, refusal);
+      if (refused) {
+        auto e = classify(refusal.ec);
+        record_error(e);
+        last_result_ = refusal.error_message();
+        co_return co_await reply(http_status_for(e), last_result_, client_keep && !has_body && e != ProxyError::over_limit,
+                                 http10);
+      }
+    }
     const config::Route* route = decision.route;
     if (route && !route->allow_ports.empty()) {
       bool ok = false;
@@ -496,16 +515,34 @@ private:
     bool retryable = idempotent(method) && !has_body;
     auto& pool = ctx_.worker.http_pool;
     auto pool_idle = to_clock(cfg.http.pool_idle_timeout);
+    // The connection this client used last goes back to the pool when it asks for somewhere else.
+    if (held_ && held_->key != up_plan.pool_key) release_held();
     for (int attempt = 0;; ++attempt) {
       bool reused = false;
       tcp::socket up(client_.get_executor());
-      if (auto pooled = pool.take(up_plan.pool_key, pool_idle)) {
+      std::optional<tcp::socket> pooled;
+      if (held_) {
+        // Still open and not idle too long: the same upstream connection serves this client's next request.
+        if (Clock::now() - held_->since <= pool_idle && idle_connection_usable(held_->socket)) pooled.emplace(std::move(held_->socket));
+        else {
+          error_code ignored;
+          held_->socket.close(ignored);
+        }
+        held_.reset();
+      } else if (attempt == 0) {
+        pooled = pool.take(up_plan.pool_key, pool_idle); // a retry always dials afresh
+      }
+      if (pooled) {
         up = std::move(*pooled);
         reused = true;
       } else {
         auto dial = co_await upstream::dial(up_plan.dial, ctx_.worker.resolver);
+        if (dial.local_lookups) ctx_.shared.stats.on_local_lookups(up_plan.route_name, dial.local_lookups);
         if (dial.ec) {
           if (up_plan.parent && dial.where == "direct") dial.where = "upstream " + up_plan.parent_name;
+          // The dial stopped short of the parent proxy: when the parent itself failed, its health knows.
+          if (up_plan.parent && dial.where == "upstream " + up_plan.parent_name)
+            upstream::Health::instance().record_failure(up_plan.parent_name, dial.error_message(), 1, std::chrono::seconds(30));
           auto e = classify(dial.ec);
           record_error(e);
           last_result_ = dial.error_message();
@@ -513,6 +550,7 @@ private:
           co_return co_await reply(http_status_for(e), last_result_, client_keep && !has_body, http10);
         }
         up = std::move(dial.socket);
+        if (up_plan.parent) upstream::Health::instance().record_success(up_plan.parent_name, dial.took);
         if (!dial.pending.empty()) {
           // Bytes from the last hop before we asked anything: not an HTTP conversation we can trust.
           record_error(ProxyError::upstream_protocol_error);
@@ -562,7 +600,7 @@ private:
       spdlog::debug("conn {} {} {} -> {}{}", conn_.id, method, target.authority.to_string(), ex.status,
                     reused ? " (pooled connection)" : "");
       if (ex.upstream_reusable && ex.request_complete && ex.response_complete)
-        pool.put(up_plan.pool_key, std::move(up), cfg.http.pool_max_idle_per_origin, pool_idle);
+        held_.emplace(Held{up_plan.pool_key, std::move(up), Clock::now()});
       else {
         error_code ignored;
         up.close(ignored);
@@ -767,6 +805,27 @@ private:
     }
   }
 
+public:
+  /// Parks the upstream connection the client used last in the worker's pool (at the end of the
+  /// client connection, or when it asks for another origin).
+  void release_held() {
+    if (!held_) return;
+    const auto& cfg = *ctx_.shared.current()->config;
+    ctx_.worker.http_pool.put(held_->key, std::move(held_->socket), cfg.http.pool_max_idle_per_origin,
+                              to_clock(cfg.http.pool_idle_timeout));
+    held_.reset();
+  }
+
+private:
+  /// An upstream connection kept for this client between its requests: a kept-alive client
+  /// reuses its own upstream connection without going through the pool (whose per-origin idle
+  /// limit would otherwise close connections that busy clients hand back all the time).
+  struct Held {
+    std::string key;
+    tcp::socket socket;
+    Clock::time_point since;
+  };
+
   tcp::socket& client_;
   SessionContext& ctx_;
   admin::Connection& conn_;
@@ -775,6 +834,7 @@ private:
   beast::flat_buffer in_; ///< bytes from the client not yet parsed (pipelined requests, tunnel data)
   std::size_t requests_ = 0;
   std::string last_result_;
+  std::optional<Held> held_;
 };
 
 } // namespace
@@ -782,7 +842,9 @@ private:
 awaitable<std::string> serve_http(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                   std::vector<std::uint8_t> buffered, config::AuthMode auth) {
   HttpSession session(client, ctx, conn, auth);
-  co_return co_await session.run(std::move(buffered));
+  auto result = co_await session.run(std::move(buffered));
+  session.release_held();
+  co_return result;
 }
 
 } // namespace hopgate::frontend
