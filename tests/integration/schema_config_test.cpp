@@ -241,9 +241,11 @@ json maximal_config() {
     "limits": { "max_connections": 100, "max_connections_per_client": 10 },
     "udp": { "port_range": "40000-40100", "max_associations": 100, "max_associations_per_client": 4,
              "max_datagram": 1400, "idle_timeout": 60 },
-    "dns": { "servers": ["1.1.1.1", "9.9.9.9:5353", "::1", "[::1]:53"], "cache_size": 10, "cache_max_ttl": 60 },
+    "dns": { "servers": ["1.1.1.1", "9.9.9.9:5353", "::1", "[::1]:53"], "cache_size": 10, "cache_max_ttl": 60,
+             "max_concurrent_lookups": 64 },
     "log": { "level": "warn", "format": "json" },
-    "workers": 2
+    "workers": 2,
+    "deny_private_targets": true
   })");
 }
 
@@ -409,6 +411,35 @@ TEST(SchemaConfig, UnknownKeyAnywhereRejectedByBoth) {
   }
 }
 
+/// Every property name the schema defines, anywhere.
+void schema_property_names(const json& s, std::set<std::string>& out) {
+  if (s.is_object()) {
+    if (s.contains("properties") && s["properties"].is_object())
+      for (auto& [k, v] : s["properties"].items()) out.insert(k);
+    for (auto& [k, v] : s.items()) schema_property_names(v, out);
+  } else if (s.is_array()) {
+    for (auto& v : s) schema_property_names(v, out);
+  }
+}
+
+TEST(SchemaConfig, EveryKeyTheLoaderKnowsIsInTheSchema) {
+  // The loader lists the keys of each object it reads: Reader::object(j, path, {"a", "b"}) and the
+  // listener key lists. A key added there and not to the schema would make editors flag a valid file.
+  auto loader = read_text_file(source_dir() / "src/config/loader.cpp");
+  ASSERT_FALSE(loader.empty());
+  std::set<std::string> keys;
+  std::regex list_re(R"((?:r\.object\([^;{]*|keys_front|keys_admin)\{([^}]*)\})");
+  std::regex key_re(R"re("([^"]+)")re");
+  for (auto it = std::sregex_iterator(loader.begin(), loader.end(), list_re); it != std::sregex_iterator(); ++it) {
+    std::string inside = (*it)[1];
+    for (auto k = std::sregex_iterator(inside.begin(), inside.end(), key_re); k != std::sregex_iterator(); ++k) keys.insert((*k)[1]);
+  }
+  EXPECT_GE(keys.size(), 50u) << "the loader's key lists were not found; update this test's pattern";
+  std::set<std::string> names;
+  schema_property_names(read_json(source_dir() / "config/hopgate.schema.json"), names);
+  for (auto& k : keys) EXPECT_TRUE(names.count(k)) << "the loader reads \"" << k << "\" but the schema does not define it";
+}
+
 TEST(SchemaConfig, BrokenConfigsRejectedByBoth) {
   const std::string l = R"("listeners": {"socks": {"listen": "127.0.0.1:0"}})";
   auto with = [&](const std::string& rest) { return "{" + l + ", " + rest + "}"; };
@@ -545,6 +576,9 @@ TEST(SchemaConfig, BrokenConfigsRejectedByBoth) {
       with(R"("dns": {"cache_size": "big"})"),
       with(R"("dns": {"cache_max_ttl": -1})"),
       with(R"("dns": {"doh": "https://x"})"),
+      with(R"("dns": {"max_concurrent_lookups": 1000001})"),
+      with(R"("dns": {"max_concurrent_lookups": "many"})"),
+      with(R"("deny_private_targets": "yes")"),
       with(R"("log": {"level": "verbose"})"),
       with(R"("log": {"format": "xml"})"),
       with(R"("log": {"file": "/var/log/hopgate.log"})"),
