@@ -708,6 +708,21 @@ TEST(HttpFrontendErrors, BlockedRouteIs403NamingTheRule) {
   EXPECT_TRUE(contains(c->body, "no-ads")) << c->body;
 }
 
+TEST(HttpFrontendErrors, RequestToTheProxyItselfIsRefused) {
+  HopgateProcess hg(proxy_config());
+  // An absolute URI that points back at hopgate's own port would loop; so would a kept-alive
+  // connection that asked for somewhere else first.
+  Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
+  ASSERT_TRUE(send_all(fd, "GET http://" + hg.address("http") + "/ HTTP/1.1\r\n\r\n"));
+  auto r = read_response(fd);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_TRUE(contains(r->body, "own listener")) << r->body;
+  auto c = raw_exchange(hg, "CONNECT " + hg.address("http") + " HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, 403) << c->body;
+}
+
 TEST(HttpFrontendErrors, HugeHeaderIs431) {
   HopgateProcess hg(proxy_config());
   std::string big(70 * 1024, 'a');
