@@ -49,6 +49,15 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
     auto b = a.to_v4().to_bytes();
     clear_host_bits(b, prefix);
     c.network = boost::asio::ip::address_v4(b);
+  } else if (a.to_v6().is_v4_mapped() && prefix >= 96) {
+    // "::ffff:10.0.0.0/104" is 10.0.0.0/8 written as IPv6. contains() compares a mapped client
+    // as IPv4, so kept as IPv6 it would match nothing, and a deny list would fail open (found
+    // by the fuzzers).
+    auto b = unmap_v4(a).to_v4().to_bytes();
+    prefix -= 96;
+    c.prefix = static_cast<std::uint8_t>(prefix);
+    clear_host_bits(b, prefix);
+    c.network = boost::asio::ip::address_v4(b);
   } else {
     auto b = a.to_v6().to_bytes();
     clear_host_bits(b, prefix);

@@ -5,7 +5,9 @@
 namespace hopgate {
 
 std::string normalize_host(std::string_view host) {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  // Every trailing dot goes: "a.example.." must not survive as "a.example." and then compare
+  // unequal to itself after a second normalisation (found by the fuzzers: codec round trips).
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
   std::string out(host);
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -27,7 +29,11 @@ TargetAddress TargetAddress::from_ip(boost::asio::ip::address a, std::uint16_t p
 }
 
 TargetAddress TargetAddress::from_host(std::string_view host, std::uint16_t port) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  // Trailing dots first: "10.0.0.1." and "[::1]." are those IPs, not names that would slip past
+  // every IP rule and reach an upstream that reads them as IPs (found by the fuzzers).
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   auto a = boost::asio::ip::make_address(std::string(host), ec);
   if (!ec) {
@@ -35,8 +41,10 @@ TargetAddress TargetAddress::from_host(std::string_view host, std::uint16_t port
     return from_ip(a, port);
   }
   TargetAddress t;
-  t.domain = normalize_host(host);
   t.port = port;
+  // Brackets hold an IP literal or nothing valid: "[name]" gives an empty name, which every
+  // caller refuses (keeping the inside would make "[[::1]]" an IP on the second decode).
+  if (!bracketed) t.domain = normalize_host(host);
   return t;
 }
 
@@ -58,7 +66,9 @@ std::optional<TargetAddress> TargetAddress::parse(std::string_view hp) {
   unsigned value = 0;
   auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc{} || p != port.data() + port.size() || value > 65535) return std::nullopt;
-  return from_host(host, static_cast<std::uint16_t>(value));
+  auto t = from_host(host, static_cast<std::uint16_t>(value));
+  if (t.is_domain() && t.domain.empty()) return std::nullopt; // "." or "..": no host at all
+  return t;
 }
 
 } // namespace hopgate
