@@ -112,11 +112,10 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
   if (lcfg && !client_allowed(*lcfg, peer.address())) {
     // Closed at once, before a byte is read: the client learns nothing about what listens here.
     if (auto suppressed = denied_log.due())
-      spdlog::info("refused {} on the {} listener: not in its allow list{}", peer.address().to_string(),
+      spdlog::info("refused {} on the {} listener: not let in by its allow/deny lists{}", peer.address().to_string(),
                    config::to_string(listener.kind), more(*suppressed));
     else
-      spdlog::debug("refused {} on the {} listener: not in its allow list", peer.address().to_string(),
-                    config::to_string(listener.kind));
+      spdlog::debug("refused {} at accept ({} listener, allow/deny)", peer.address().to_string(), config::to_string(listener.kind));
     co_return;
   }
   std::string client_text = peer.address().is_v6() ? "[" + peer.address().to_string() + "]:" + std::to_string(peer.port())
