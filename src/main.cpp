@@ -6,6 +6,8 @@
 #include "hopgate/cli/overrides.hpp"
 #include "hopgate/cli/settings.hpp"
 #include "hopgate/config/loader.hpp"
+#include "hopgate/config/permissions.hpp"
+#include "hopgate/frontend/limits.hpp"
 #include "hopgate/gateway.hpp"
 
 #include <filesystem>
@@ -168,6 +170,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(cfg.log.level));
 
+  frontend::raise_fd_limit(); // the hard limit too when allowed (root); the Gateway then takes soft = hard
+  config::warn_if_world_readable(source.path, cfg);
   hopgate::Gateway gateway(std::move(cfg), std::move(overlay.doc), source.path);
   // A reload (SIGHUP, POST /api/v1/reload) re-reads the file; lay the same flags and variables over
   // it again, or a reload would silently drop e.g. HOPGATE_UPSTREAM and send traffic direct.

@@ -190,15 +190,18 @@ TEST(HardeningAccess, OwnListenersAreNeverTargets) {
   EXPECT_TRUE(hg.running());
 }
 
-// The absolute-URI path of the HTTP front end (GET http://host/...) dials without route_and_dial,
-// so the policy is not consulted there yet: enable when http_frontend.cpp's forward() calls
-// refuse_request() (target_policy.hpp) after its route().
-TEST(HardeningAccess, DISABLED_AbsoluteUriToOwnListenerRefused) {
+// The absolute-URI path of the HTTP front end (GET http://host/...) routes and dials for its
+// connection pool, and asks the same policy: the admin API is not reachable through the proxy.
+TEST(HardeningAccess, AbsoluteUriToOwnListenerRefused) {
   auto cfg = base_config();
+  cfg["listeners"]["admin"]["token"] = "t0k";
   HopgateProcess hg(cfg);
-  auto r = run_curl({"-x", proxy_url(hg), "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                     "http://127.0.0.1:" + std::to_string(hg.port("admin")) + "/api/v1/config"});
-  EXPECT_EQ(r.out, "403") << r.describe();
+  for (const auto& host : {std::string("127.0.0.1"), std::string("localhost"), std::string("0.0.0.0")}) {
+    auto r = run_curl({"-x", proxy_url(hg), "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                       "http://" + host + ":" + std::to_string(hg.port("admin")) + "/api/v1/config"});
+    EXPECT_EQ(r.out, "403") << host << ": " << r.describe();
+  }
+  EXPECT_TRUE(hg.running());
 }
 
 TEST(HardeningAccess, WildcardListenerIsMatchedByLoopbackAndInterfaceAddresses) {
