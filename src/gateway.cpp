@@ -4,13 +4,16 @@
 #include "hopgate/upstream/dialer.hpp"
 #include "hopgate/upstream/health.hpp"
 
+#include <cerrno>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace hopgate {
 namespace {
@@ -94,9 +97,23 @@ error_code Gateway::open_acceptor(BoundListener& b) {
   if (!ec) b.acceptor->bind(ep, ec);
   if (!ec) b.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) b.endpoint = b.acceptor->local_endpoint(ec);
+  b.worker_acceptors.clear();
+  for (std::size_t w = 1; !ec && !b.admin && w < contexts_.size(); ++w) {
+    int fd = ::fcntl(b.acceptor->native_handle(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      ec = error_code(errno, boost::system::system_category());
+      break;
+    }
+    auto a = std::make_unique<tcp::acceptor>(*contexts_[w]);
+    a->assign(ep.protocol(), fd, ec);
+    if (ec) ::close(fd);
+    else b.worker_acceptors.push_back(std::move(a));
+  }
   if (ec) {
     error_code ignored;
     b.acceptor->close(ignored);
+    for (auto& a : b.worker_acceptors) a->close(ignored);
+    b.worker_acceptors.clear();
   }
   return ec;
 }
@@ -119,16 +136,33 @@ bool Gateway::bind(std::string& error) {
 }
 
 void Gateway::start_accepting(const ListenerPtr& l) {
-  co_spawn(*contexts_[0], accept_loop(l), asio::detached);
+  co_spawn(*contexts_[0], accept_loop(l, 0), asio::detached);
+  for (std::size_t i = 0; i < l->worker_acceptors.size(); ++i) co_spawn(*contexts_[i + 1], accept_loop(l, i + 1), asio::detached);
 }
 
-awaitable<void> Gateway::accept_loop(ListenerPtr l) {
+void Gateway::close_listener(const ListenerPtr& l) {
+  // Each acceptor is closed by the thread that runs its accept loop, not under its feet.
+  asio::post(*contexts_[0], [l] {
+    error_code ignored;
+    l->acceptor->close(ignored);
+  });
+  for (std::size_t i = 0; i < l->worker_acceptors.size(); ++i)
+    asio::post(*contexts_[i + 1], [l, i] {
+      error_code ignored;
+      l->worker_acceptors[i]->close(ignored);
+    });
+}
+
+awaitable<void> Gateway::accept_loop(ListenerPtr l, std::size_t w) {
+  // Every worker waits on the same listening socket (its own descriptor for it): whichever
+  // thread is free takes the connection and serves it, so a connection never changes threads.
+  tcp::acceptor& acceptor = w == 0 ? *l->acceptor : *l->worker_acceptors[w - 1];
   for (;;) {
-    std::size_t w = l->admin ? 0 : next_worker_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
-    auto [ec, socket] = co_await l->acceptor->async_accept(contexts_[w]->get_executor(), use_nothrow);
-    if (ec == asio::error::operation_aborted || !l->acceptor->is_open()) co_return;
+    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or a transient error: back off instead of spinning or dying.
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) fd_reserve_.release();
       static thread_local Clock::time_point last_log{};
       if (Clock::now() - last_log > std::chrono::seconds(5)) {
         spdlog::warn("accept on {} failed: {}; backing off", endpoint_text(l->endpoint), ec.message());
@@ -136,6 +170,7 @@ awaitable<void> Gateway::accept_loop(ListenerPtr l) {
       }
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
       co_await t.async_wait(use_nothrow);
+      fd_reserve_.restore();
       continue;
     }
     if (l->admin) {
@@ -183,7 +218,7 @@ awaitable<void> Gateway::drain() {
     // The admin API stays up while draining: /readyz says 503 and /api/v1/connections shows what is left.
     std::lock_guard lock(listeners_mutex_);
     for (auto& l : listeners_)
-      if (!l->admin) l->acceptor->close(ec);
+      if (!l->admin) close_listener(l);
   }
   auto grace = to_clock(shared_.current()->config->timeouts.shutdown_grace);
   auto deadline = Clock::now() + grace;
@@ -200,7 +235,7 @@ awaitable<void> Gateway::drain() {
   }
   {
     std::lock_guard lock(listeners_mutex_);
-    for (auto& l : listeners_) l->acceptor->close(ec);
+    for (auto& l : listeners_) l->acceptor->close(ec); // the admin listener, on this thread
   }
   if (signals_) signals_->cancel(ec);
   spdlog::info("stopped");
@@ -272,8 +307,10 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
     }
     if (!r.ok()) {
       for (auto& a : added) {
+        // Never started: no accept loop runs on them yet.
         error_code ignored;
         a->acceptor->close(ignored);
+        for (auto& wa : a->worker_acceptors) wa->close(ignored);
       }
       return r;
     }
@@ -297,11 +334,7 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
     for (auto& old : removed) {
       spdlog::info("stopped listening {} {} (open connections stay)", old->name, endpoint_text(old->endpoint));
       listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), old), listeners_.end());
-      // The accept loop runs on the first io_context: close there, not under its feet.
-      asio::post(*contexts_[0], [old] {
-        error_code ignored;
-        old->acceptor->close(ignored);
-      });
+      close_listener(old);
     }
   }
   spdlog::info("config generation {} applied ({})", r.generation, admin::to_string(source));

@@ -1,7 +1,7 @@
 #pragma once
 // Gateway: owns the io_contexts (one per worker), the listeners, the shared route snapshot, the
 // admin API and the signals; applies reloads. A session lives on one io_context from accept to
-// close; the acceptors hand new sockets to the workers round-robin.
+// close; each worker accepts on its own copy of every listening socket.
 //
 // A reload (SIGHUP, POST /api/v1/reload, PUT /api/v1/routes) is validated whole, then swaps the
 // snapshot atomically: open connections keep the snapshot they took, new ones get the new one.
@@ -9,6 +9,7 @@
 // changes nothing); addresses it drops stop accepting; the others are not touched.
 #include "hopgate/admin/control.hpp"
 #include "hopgate/config/config.hpp"
+#include "hopgate/core/fd_reserve.hpp"
 #include "hopgate/frontend/context.hpp"
 #include "hopgate/frontend/session.hpp"
 
@@ -64,7 +65,11 @@ private:
     tcp::endpoint configured;  ///< as written (port 0 stays 0): what reloads compare
     frontend::ListenerInfo info;
     bool admin = false;
-    std::unique_ptr<tcp::acceptor> acceptor;
+    std::unique_ptr<tcp::acceptor> acceptor; ///< on the first io_context
+    /// The same listening socket (dup'd) on each other worker's io_context, so that every worker
+    /// accepts for itself: a new connection starts on the thread that took it, with no hand-off.
+    /// Empty for the admin listener, which only the first io_context serves.
+    std::vector<std::unique_ptr<tcp::acceptor>> worker_acceptors;
     tcp::endpoint endpoint;    ///< as bound
   };
   using ListenerPtr = std::shared_ptr<BoundListener>;
@@ -75,7 +80,9 @@ private:
   admin::ChangeResult change(config::Config cfg, nlohmann::json doc, admin::ChangeSource source,
                              std::optional<std::uint64_t> expected_generation);
   void start_accepting(const ListenerPtr& l);
-  awaitable<void> accept_loop(ListenerPtr l);
+  /// Closes every acceptor of `l`, each on its own io_context.
+  void close_listener(const ListenerPtr& l);
+  awaitable<void> accept_loop(ListenerPtr l, std::size_t worker);
   awaitable<void> drain();
   awaitable<void> handle_signals();
   /// Active health checks: groups with an "interval" (and used by a route) probe each member.
@@ -88,7 +95,7 @@ private:
   frontend::Shared shared_;
   mutable std::mutex listeners_mutex_; ///< guards listeners_ and each one's `info`
   std::vector<ListenerPtr> listeners_;
-  std::atomic<std::size_t> next_worker_{0};
+  FdReserve fd_reserve_; ///< released and restored by the accept loops
   std::unique_ptr<asio::signal_set> signals_;
   std::string path_;
   ReloadOverlay overlay_;
