@@ -12,8 +12,6 @@
 namespace hopgate::relay {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
-
 constexpr std::size_t chunk_size = 64 * 1024;
 
 /// One buffer per thread serves every tunnel on that io_context: a read is followed at once by a
@@ -75,129 +73,200 @@ bool splice_enabled() {
   return enabled;
 }
 
-struct Activity {
-  Clock::time_point last = Clock::now();
-  bool failed = false;
-};
+enum class Step { more, wait_read, wait_write, eof, failed, unsupported };
 
-enum class SpliceStep { ok, eof, unsupported, failed };
+/// One tunnel's two directions, driven by plain completion handlers rather than coroutines:
+/// an idle tunnel then holds this object, two socket waits and a timer, not a tree of
+/// coroutine frames (awaitable operators cost about 5 KiB per tunnel, bench/NOTES.md "D").
+/// Everything runs on the sockets' io_context, one handler at a time; the coroutine that started
+/// it is resumed (through a post) only when no handler refers to this object any more.
+class Tunnel {
+public:
+  Tunnel(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters)
+      : idle_(idle), timer_(client.get_executor()),
+        dirs_{Direction{&client, &upstream, &counters.up}, Direction{&upstream, &client, &counters.down}},
+        done_signal_(client.get_executor(), Clock::time_point::max()) {}
 
-/// Zero-copy direction: socket -> pipe -> socket inside the kernel.
-awaitable<SpliceStep> splice_pump(tcp::socket& from, tcp::socket& to, std::atomic<std::uint64_t>& count, Activity& activity) {
-  int in = from.native_handle();
-  int out = to.native_handle();
-  for (;;) {
-    auto [wec] = co_await from.async_wait(tcp::socket::wait_read, use_nothrow);
-    if (wec) co_return SpliceStep::failed;
-    PipePool::Pipe pipe;
-    if (!pipe_pool().take(pipe)) co_return SpliceStep::unsupported;
-    ssize_t n = ::splice(in, nullptr, pipe.write, nullptr, chunk_size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n < 0) {
-      int err = errno;
-      pipe_pool().give(pipe);
-      if (err == EAGAIN || err == EINTR) continue;
-      co_return err == EINVAL ? SpliceStep::unsupported : SpliceStep::failed;
-    }
-    if (n == 0) {
-      pipe_pool().give(pipe);
-      co_return SpliceStep::eof;
-    }
-    activity.last = Clock::now();
-    count.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-    std::size_t left = static_cast<std::size_t>(n);
-    while (left > 0) {
-      ssize_t m = ::splice(pipe.read, nullptr, out, nullptr, left, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (m > 0) {
-        left -= static_cast<std::size_t>(m);
+  /// Relays until both directions ended (or the idle timeout), then says how it ended.
+  awaitable<RelayEnd> run() {
+    arm_timer(Clock::now() + idle_);
+    for (auto& d : dirs_) pump(d);
+    finish_if_done();
+    // finish_if_done() cancels the signal once nothing refers to this object any more; the
+    // coroutine resumes through the io_context, never inside one of the handlers below.
+    if (!complete_) co_await done_signal_.async_wait(use_nothrow);
+    co_return timed_out_ ? RelayEnd::idle_timeout : failed_ ? RelayEnd::error : RelayEnd::closed;
+  }
+
+private:
+  struct Direction {
+    Direction(tcp::socket* f, tcp::socket* t, std::atomic<std::uint64_t>* c) : from(f), to(t), count(c) {}
+    tcp::socket* from;
+    tcp::socket* to;
+    std::atomic<std::uint64_t>* count;
+    bool done = false;
+    bool use_splice = splice_enabled();
+    std::vector<std::uint8_t> rest; ///< bytes a write could not take yet (the only buffer kept)
+    PipePool::Pipe pipe;            ///< splice: held only while it has bytes in it
+    std::size_t in_pipe = 0;
+  };
+
+  /// Moves bytes until the direction has to wait, ends, or has had its share of the thread.
+  void pump(Direction& d) {
+    for (int turn = 0; turn < 16; ++turn) {
+      Step step = d.use_splice ? splice_step(d) : copy_step(d);
+      if (step == Step::unsupported) {
+        d.use_splice = false;
         continue;
       }
-      if (m < 0 && (errno == EAGAIN || errno == EINTR)) {
-        auto [ec2] = co_await to.async_wait(tcp::socket::wait_write, use_nothrow);
-        if (!ec2) continue;
+      if (step == Step::more) continue;
+      if (step == Step::wait_read) return wait(d, tcp::socket::wait_read);
+      if (step == Step::wait_write) return wait(d, tcp::socket::wait_write);
+      if (step == Step::eof) {
+        error_code ignored;
+        d.to->shutdown(tcp::socket::shutdown_send, ignored);
+      } else {
+        fail();
       }
-      // The pipe still holds bytes nobody will read: close it rather than reuse it.
-      PipePool::close_pipe(pipe);
-      co_return SpliceStep::failed;
+      d.done = true;
+      return;
     }
-    pipe_pool().give(pipe);
+    // A busy direction lets the other tunnels on this thread have a turn: re-arming the wait
+    // goes through epoll, which reports at once what is already readable.
+    wait(d, tcp::socket::wait_read);
   }
-}
 
-awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::atomic<std::uint64_t>& count, Activity& activity) {
-  if (splice_enabled()) {
-    auto step = co_await splice_pump(from, to, count, activity);
-    if (step == SpliceStep::eof) {
-      error_code ignored;
-      to.shutdown(tcp::socket::shutdown_send, ignored);
-      co_return;
-    }
-    if (step == SpliceStep::failed) {
-      activity.failed = true;
-      error_code ignored;
-      from.close(ignored);
-      to.close(ignored);
-      co_return;
-    }
-    // unsupported: fall through to the buffered copy
-  }
-  for (;;) {
-    auto [wec] = co_await from.async_wait(tcp::socket::wait_read, use_nothrow);
-    if (wec) {
-      activity.failed = true;
-      break;
-    }
+  Step copy_step(Direction& d) {
     error_code ec;
+    if (!d.rest.empty()) {
+      std::size_t sent = d.to->write_some(asio::buffer(d.rest), ec);
+      if (would_block(ec)) return Step::wait_write;
+      if (ec) return Step::failed;
+      d.rest.erase(d.rest.begin(), d.rest.begin() + static_cast<std::ptrdiff_t>(sent));
+      if (!d.rest.empty()) return Step::wait_write;
+      std::vector<std::uint8_t>().swap(d.rest); // an idle tunnel keeps no buffer
+      return Step::more;
+    }
     std::uint8_t* buf = thread_buffer();
-    std::size_t n = from.read_some(asio::buffer(buf, chunk_size), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    if (ec == asio::error::eof) {
-      error_code ignored;
-      to.shutdown(tcp::socket::shutdown_send, ignored);
-      co_return;
-    }
-    if (ec) {
-      activity.failed = true;
-      break;
-    }
-    activity.last = Clock::now();
-    count.fetch_add(n, std::memory_order_relaxed);
-    std::size_t sent = to.write_some(asio::buffer(buf, n), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      sent = 0;
-      ec = {};
-    }
-    if (ec) {
-      activity.failed = true;
-      break;
-    }
+    std::size_t n = d.from->read_some(asio::buffer(buf, chunk_size), ec);
+    if (would_block(ec)) return Step::wait_read;
+    if (ec == asio::error::eof) return Step::eof;
+    if (ec) return Step::failed;
+    last_ = Clock::now();
+    d.count->fetch_add(n, std::memory_order_relaxed);
+    std::size_t sent = d.to->write_some(asio::buffer(buf, n), ec);
+    if (would_block(ec)) sent = 0;
+    else if (ec) return Step::failed;
     if (sent < n) {
-      // The peer is slower than us: keep the rest until it drains (the only buffer an
-      // active tunnel holds), and stop reading meanwhile (back-pressure).
-      std::vector<std::uint8_t> rest(buf + sent, buf + n);
-      auto [aec, m] = co_await asio::async_write(to, asio::buffer(rest), use_nothrow);
-      (void)m;
-      if (aec) {
-        activity.failed = true;
-        break;
-      }
-      activity.last = Clock::now();
+      // The peer is slower than us: keep the rest until it drains, and stop reading meanwhile.
+      d.rest.assign(buf + sent, buf + n);
+      return Step::wait_write;
     }
+    return Step::more;
   }
-  // On error both sides go down: the other direction's wait then ends too.
-  error_code ignored;
-  from.close(ignored);
-  to.close(ignored);
-}
 
-awaitable<void> watchdog(Clock::duration idle, Activity& activity) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_at(activity.last + idle);
-    auto [ec] = co_await timer.async_wait(use_nothrow);
-    if (ec) co_return; // cancelled: the tunnel ended
-    if (Clock::now() >= activity.last + idle) co_return;
+  /// Zero-copy: socket -> pipe -> socket inside the kernel.
+  Step splice_step(Direction& d) {
+    int in = d.from->native_handle();
+    int out = d.to->native_handle();
+    if (d.in_pipe == 0) {
+      if (d.pipe.read < 0 && !pipe_pool().take(d.pipe)) return Step::unsupported;
+      ssize_t n = ::splice(in, nullptr, d.pipe.write, nullptr, chunk_size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n <= 0) {
+        int err = errno;
+        pipe_pool().give(d.pipe); // empty: back to the pool
+        d.pipe = {};
+        if (n == 0) return Step::eof;
+        if (err == EAGAIN || err == EINTR) return Step::wait_read;
+        return err == EINVAL ? Step::unsupported : Step::failed;
+      }
+      last_ = Clock::now();
+      d.count->fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+      d.in_pipe = static_cast<std::size_t>(n);
+    }
+    while (d.in_pipe > 0) {
+      ssize_t m = ::splice(d.pipe.read, nullptr, out, nullptr, d.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (m > 0) {
+        d.in_pipe -= static_cast<std::size_t>(m);
+        continue;
+      }
+      if (m < 0 && (errno == EAGAIN || errno == EINTR)) return Step::wait_write;
+      return Step::failed;
+    }
+    return Step::more;
   }
-}
+
+  static bool would_block(const error_code& ec) { return ec == asio::error::would_block || ec == asio::error::try_again; }
+
+  void wait(Direction& d, tcp::socket::wait_type type) {
+    tcp::socket& s = type == tcp::socket::wait_read ? *d.from : *d.to;
+    ++pending_;
+    s.async_wait(type, [this, &d](error_code ec) {
+      --pending_;
+      if (ec || failed_) {
+        if (!failed_) fail();
+        d.done = true;
+      } else {
+        pump(d);
+      }
+      finish_if_done();
+    });
+  }
+
+  void arm_timer(Clock::time_point at) {
+    ++pending_;
+    timer_.expires_at(at);
+    timer_.async_wait([this](error_code ec) {
+      --pending_;
+      if (!ec && !finished()) {
+        if (Clock::now() >= last_ + idle_) {
+          timed_out_ = true;
+          close_both();
+        } else {
+          arm_timer(last_ + idle_);
+        }
+      }
+      finish_if_done();
+    });
+  }
+
+  void fail() {
+    failed_ = true;
+    close_both();
+  }
+
+  /// Both sockets go down: every wait on them then ends with an error.
+  void close_both() {
+    error_code ignored;
+    dirs_[0].from->close(ignored);
+    dirs_[1].from->close(ignored);
+  }
+
+  bool finished() const { return dirs_[0].done && dirs_[1].done; }
+
+  void finish_if_done() {
+    if (!finished()) return;
+    if (pending_ > 0) {
+      timer_.cancel(); // its handler comes back with operation_aborted
+      return;
+    }
+    if (complete_) return;
+    complete_ = true;
+    for (auto& d : dirs_)
+      if (d.pipe.read >= 0) PipePool::close_pipe(d.pipe); // may still hold bytes nobody will read
+    done_signal_.cancel();
+  }
+
+  Clock::duration idle_;
+  Clock::time_point last_ = Clock::now();
+  asio::steady_timer timer_;
+  std::array<Direction, 2> dirs_;
+  int pending_ = 0;
+  bool failed_ = false;
+  bool timed_out_ = false;
+  bool complete_ = false;
+  asio::steady_timer done_signal_; ///< never expires: cancelled when the tunnel is over
+};
 
 awaitable<error_code> write_first(tcp::socket& to, std::span<const std::uint8_t> bytes) {
   if (bytes.empty()) co_return error_code{};
@@ -218,16 +287,8 @@ awaitable<RelayEnd> run(tcp::socket& client, tcp::socket& upstream, Clock::durat
   error_code ec;
   client.non_blocking(true, ec);
   upstream.non_blocking(true, ec);
-  Activity activity;
-  auto result = co_await ((pump(client, upstream, counters.up, activity) && pump(upstream, client, counters.down, activity)) ||
-                          watchdog(idle, activity));
-  if (result.index() == 1) {
-    error_code ignored;
-    client.close(ignored);
-    upstream.close(ignored);
-    co_return RelayEnd::idle_timeout;
-  }
-  co_return activity.failed ? RelayEnd::error : RelayEnd::closed;
+  Tunnel tunnel(client, upstream, idle, counters);
+  co_return co_await tunnel.run();
 }
 
 } // namespace hopgate::relay
