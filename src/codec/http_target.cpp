@@ -187,8 +187,8 @@ std::optional<RequestTarget> parse_absolute_target(std::string_view target, boos
   auto a = parse_host_port(authority, false, 80, out.port_given, ec);
   if (!a) return std::nullopt;
   out.authority = std::move(*a);
-  if (tail.empty()) out.origin_form = "/";
-  else if (tail.front() == '?') out.origin_form = "/" + std::string(tail);
+  if (tail.empty()) out.origin_form.push_back('/'); // (not = "/": GCC 12 -Wrestrict false positive)
+  else if (tail.front() == '?') out.origin_form.append("/").append(tail);
   else out.origin_form = std::string(tail);
   return out;
 }
@@ -213,13 +213,19 @@ std::optional<RequestTarget> parse_authority_target(std::string_view target, boo
 }
 
 std::string host_text(const TargetAddress& t, std::uint16_t default_port) {
-  std::string h = t.is_ipv6() ? "[" + t.ip->to_string() + "]" : t.host();
-  if (t.port != default_port) h += ":" + std::to_string(t.port);
+  // Appends rather than operator+ chains: GCC 12 at -O2 warns (-Wrestrict) on those falsely.
+  std::string h;
+  if (t.is_ipv6()) h.append("[").append(t.ip->to_string()).append("]");
+  else h = t.host();
+  if (t.port != default_port) h.append(":").append(std::to_string(t.port));
   return h;
 }
 
 std::string absolute_form(const RequestTarget& t) {
-  return "http://" + host_text(t.authority, 80) + (t.origin_form.empty() ? std::string("/") : t.origin_form);
+  std::string out = "http://";
+  out.append(host_text(t.authority, 80));
+  out.append(t.origin_form.empty() ? std::string_view("/") : std::string_view(t.origin_form));
+  return out;
 }
 
 std::optional<BasicCredentials> decode_basic(std::string_view v, boost::system::error_code& ec) {

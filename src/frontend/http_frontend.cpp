@@ -23,6 +23,11 @@
 #include <boost/beast/http/parser.hpp>
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <limits>
@@ -36,8 +41,8 @@ namespace bhttp = boost::beast::http;
 namespace hc = codec::http;
 using namespace asio::experimental::awaitable_operators;
 
-constexpr std::size_t read_chunk = 64 * 1024;  ///< bytes asked of one socket read
-constexpr std::size_t body_chunk = 64 * 1024;  ///< bytes of body moved per step
+constexpr std::size_t head_read = 16 * 1024;   ///< bytes asked of one socket read while a head is awaited
+constexpr std::size_t body_chunk = 64 * 1024;  ///< bytes of body moved per step (and asked of one read)
 constexpr auto drain_check = std::chrono::milliseconds(500); ///< how often an idle keep-alive looks at draining
 
 std::span<const std::uint8_t> bytes_of(const beast::flat_buffer& b) {
@@ -45,13 +50,21 @@ std::span<const std::uint8_t> bytes_of(const beast::flat_buffer& b) {
 }
 
 /// Reads some bytes into `buf` within `limit`; asio::error::timed_out when it passes.
-awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::duration limit) {
+/// `quick_ack`: acknowledge the next segment at once. Upstreams that write a response in pieces
+/// without TCP_NODELAY (microsocks relays in 1 KiB writes) hold each piece back until the one
+/// before is acknowledged, and a delayed ACK would add 40 ms to every response.
+awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::duration limit, std::size_t size,
+                                bool quick_ack = false) {
   if (limit <= Clock::duration::zero()) co_return asio::error::timed_out;
-  auto space = buf.prepare(read_chunk);
+  auto space = buf.prepare(size);
   auto r = co_await with_timeout(s.async_read_some(space, use_nothrow), limit);
   if (!r) co_return asio::error::timed_out;
   auto [ec, n] = *r;
   buf.commit(n);
+  if (quick_ack && !ec) {
+    int one = 1; // Linux leaves quick-ACK mode on its own: set it again after each read
+    ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  }
   co_return ec;
 }
 
@@ -68,7 +81,7 @@ enum class HeadResult { ok, closed, timeout, too_large, bad, failed };
 /// `failed`: a socket error; `bad` / `too_large`: the bytes are not a head we accept.
 template <bool isRequest>
 awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, bhttp::parser<isRequest, bhttp::empty_body>& p,
-                                Clock::duration limit, error_code& ec) {
+                                Clock::duration limit, error_code& ec, bool quick_ack = false) {
   auto deadline = Clock::now() + limit;
   for (;;) {
     if (in.size() > 0) {
@@ -80,7 +93,7 @@ awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, bhttp::p
       if (used > 0) continue;
     }
     bool had_bytes = in.size() > 0 || p.got_some();
-    ec = co_await read_more(s, in, deadline - Clock::now());
+    ec = co_await read_more(s, in, deadline - Clock::now(), head_read, quick_ack);
     if (ec == asio::error::timed_out) co_return HeadResult::timeout;
     if (ec == asio::error::eof) co_return had_bytes ? HeadResult::bad : HeadResult::closed;
     if (ec) co_return had_bytes ? HeadResult::failed : HeadResult::closed;
@@ -91,7 +104,7 @@ awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, bhttp::p
 /// Returns the count, 0 when the body is complete (ec clear) or on error (ec set).
 template <bool isRequest>
 awaitable<std::size_t> read_body(tcp::socket& s, beast::flat_buffer& in, bhttp::parser<isRequest, bhttp::buffer_body>& p,
-                                 char* out, std::size_t cap, Clock::duration idle, error_code& ec) {
+                                 char* out, std::size_t cap, Clock::duration idle, error_code& ec, bool quick_ack = false) {
   ec = {};
   for (;;) {
     if (p.is_done()) co_return 0;
@@ -113,7 +126,7 @@ awaitable<std::size_t> read_body(tcp::socket& s, beast::flat_buffer& in, bhttp::
       if (p.is_done()) co_return 0;
       if (used > 0) continue; // chunk framing consumed, no data yet
     }
-    auto rec = co_await read_more(s, in, idle);
+    auto rec = co_await read_more(s, in, idle, body_chunk, quick_ack);
     if (rec == asio::error::eof) {
       // Read-until-close bodies end here; a short Content-Length or chunked body is an error.
       p.put_eof(ec);
@@ -124,6 +137,13 @@ awaitable<std::size_t> read_body(tcp::socket& s, beast::flat_buffer& in, bhttp::
       co_return 0;
     }
   }
+}
+
+/// A body buffer no larger than the body (most bodies are small; no need for 64 KiB each).
+template <bool isRequest> std::size_t body_buffer_size(const bhttp::parser<isRequest, bhttp::buffer_body>& p) {
+  auto left = p.content_length_remaining();
+  if (!left) return body_chunk;
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>(*left, 1, body_chunk));
 }
 
 template <bool isRequest, class Body> hc::Fields fields_of(const bhttp::message<isRequest, Body>& m) {
@@ -280,7 +300,7 @@ private:
     std::size_t drained = 0;
     while (drained < (4u << 20)) {
       in_.clear();
-      auto ec = co_await read_more(client_, in_, deadline - Clock::now());
+      auto ec = co_await read_more(client_, in_, deadline - Clock::now(), head_read);
       if (ec) break;
       drained += in_.size();
     }
@@ -352,6 +372,11 @@ private:
     bool has_body = !hp.is_done();
     bool client_keep = req.keep_alive() && !has_body;
 
+    {
+      // The connection's error (for stats) is the last request's: an earlier failure is history.
+      std::lock_guard lock(conn_.mutex);
+      conn_.error = ProxyError::ok;
+    }
     if (req.method() == bhttp::verb::connect) co_return co_await handle_connect(target_text, fields, http10, cfg);
 
     auto target = hc::parse_absolute_target(target_text, ec);
@@ -626,11 +651,12 @@ private:
     }
     bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
     bp.eager(true);
-    auto buf = std::make_unique<char[]>(body_chunk);
+    auto cap = body_buffer_size(bp);
+    auto buf = std::make_unique_for_overwrite<char[]>(cap);
     bool chunked = framing.kind == hc::Framing::Kind::chunked;
     for (;;) {
       error_code ec;
-      auto n = co_await read_body(client_, in_, bp, buf.get(), body_chunk, idle(), ec);
+      auto n = co_await read_body(client_, in_, bp, buf.get(), cap, idle(), ec);
       if (ex.stop_upload) co_return;
       if (ec) {
         // The client is gone or sent a broken body: the upstream will never see a whole request,
@@ -688,7 +714,7 @@ private:
       rp.body_limit(boost::none);
       if (head_request) rp.skip(true);
       error_code ec;
-      auto hr = co_await read_head(up, up_in, rp, idle(), ec);
+      auto hr = co_await read_head(up, up_in, rp, idle(), ec, true);
       if (hr != HeadResult::ok) {
         ex.stale = first_byte && hr == HeadResult::closed;
         ex.upstream_ec = hr == HeadResult::timeout ? error_code(asio::error::timed_out)
@@ -755,47 +781,53 @@ private:
       else if (http10) rf.push_back({"Connection", "keep-alive"});
       bool upstream_keep = res.keep_alive();
       auto head = hc::serialize_response_head(status, reason_of(res, status), rf);
-      ex.response_started = true;
-      bool sent = co_await send_client(head);
-      if (!sent) {
-        ex.client_failed = true;
-        co_return;
+      // The head goes out with the first piece of body when that is already here (one write,
+      // one segment); otherwise at once, so that a slow body does not hold the head back.
+      std::string pending_head;
+      if (out == OutFraming::none || up_in.size() == 0) {
+        ex.response_started = true;
+        bool sent = co_await send_client(head);
+        if (!sent) {
+          ex.client_failed = true;
+          co_return;
+        }
+      } else {
+        pending_head = std::move(head);
       }
       if (out != OutFraming::none) {
         bhttp::response_parser<bhttp::buffer_body> bp(std::move(rp));
         bp.eager(true);
-        auto buf = std::make_unique<char[]>(body_chunk);
+        auto cap = body_buffer_size(bp);
+        auto buf = std::make_unique_for_overwrite<char[]>(cap);
         for (;;) {
           error_code bec;
-          auto n = co_await read_body(up, up_in, bp, buf.get(), body_chunk, idle(), bec);
+          auto n = co_await read_body(up, up_in, bp, buf.get(), cap, idle(), bec, true);
           if (bec) {
             ex.upstream_ec = bec;
             ex.upstream_detail = bec.message();
             co_return;
           }
-          error_code wec;
-          if (n == 0) {
-            if (out == OutFraming::chunked) wec = co_await write_all(client_, asio::buffer(std::string_view("0\r\n\r\n")), idle());
-            if (wec) {
-              ex.client_failed = true;
-              co_return;
-            }
-            break;
+          // Head (if still pending), chunk size line, data, chunk end: one gather write.
+          char size_line[24];
+          std::size_t size_len = 0;
+          std::string_view tail;
+          if (out == OutFraming::chunked && n > 0) {
+            size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", n));
+            tail = "\r\n";
+          } else if (out == OutFraming::chunked) {
+            tail = "0\r\n\r\n";
           }
-          if (out == OutFraming::chunked) {
-            char size_line[24];
-            int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-            std::array<asio::const_buffer, 3> parts{asio::buffer(size_line, static_cast<std::size_t>(len)),
-                                                    asio::buffer(buf.get(), n), asio::buffer("\r\n", 2)};
-            wec = co_await write_all(client_, parts, idle());
-          } else {
-            wec = co_await write_all(client_, asio::buffer(buf.get(), n), idle());
-          }
+          std::array<asio::const_buffer, 4> parts{asio::buffer(pending_head), asio::buffer(size_line, size_len),
+                                                  asio::buffer(buf.get(), n), asio::buffer(tail)};
+          ex.response_started = true;
+          auto wec = co_await write_all(client_, parts, idle());
           if (wec) {
             ex.client_failed = true;
             co_return;
           }
-          conn_.bytes.down.fetch_add(n, std::memory_order_relaxed);
+          conn_.bytes.down.fetch_add(pending_head.size() + n, std::memory_order_relaxed);
+          pending_head.clear();
+          if (n == 0) break;
         }
       }
       ex.response_complete = true;
