@@ -170,7 +170,11 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
     // handshake and route_and_dial refuses the request with 0x01 (SOCKS4: 0x5B).
     if (slot.over_limit() && proto == config::Protocol::http)
       result = co_await refuse_http_over_limit(client, std::move(first), cfg, slot.which());
-    else if (proto == config::Protocol::socks) result = co_await serve_socks(client, ctx, *conn, std::move(first), auth);
+    else if (proto == config::Protocol::socks) {
+      std::optional<TunnelPlan> tunnel;
+      result = co_await serve_socks(client, ctx, *conn, std::move(first), auth, tunnel);
+      if (tunnel) result = co_await relay_tunnel(client, *tunnel, *conn);
+    }
     else result = co_await serve_http(client, ctx, *conn, std::move(first), auth);
     std::string route;
     ProxyError error;

@@ -66,18 +66,16 @@ awaitable<void> send_socks4_reply(tcp::socket& s, s4::Reply reply, const TargetA
 }
 
 
-/// After a successful reply: relay, then report how it ended.
-awaitable<std::string> relay_to_end(tcp::socket& client, RoutedConnection& routed, SessionContext& ctx,
-                                    admin::Connection& conn, Bytes& client_pending) {
-  auto snapshot = routed.snapshot;
-  auto end = co_await relay::run(client, routed.dial.socket, to_clock(snapshot->config->timeouts.idle), conn.bytes,
-                                 client_pending, routed.dial.pending);
-  (void)ctx;
-  co_return end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok";
+/// After a successful reply: hand the tunnel to the caller, which relays it once these frames are gone.
+std::string plan_tunnel(RoutedConnection& routed, const Bytes& client_pending, std::optional<TunnelPlan>& tunnel) {
+  tunnel.emplace(TunnelPlan{std::move(routed.dial.socket), Bytes(client_pending.begin(), client_pending.end()),
+                            std::move(routed.dial.pending), std::move(routed.dial.holds),
+                            to_clock(routed.snapshot->config->timeouts.idle)});
+  return "ok";
 }
 
 awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, Bytes& buf,
-                                    config::AuthMode auth) {
+                                    config::AuthMode auth, std::optional<TunnelPlan>& tunnel) {
   s4::Request req;
   error_code ec;
   auto hs = co_await with_timeout(
@@ -116,12 +114,11 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
     co_return routed.dial.error_message();
   }
   co_await send_socks4_reply(client, s4::Reply::granted, routed.dial.bound);
-  auto result = co_await relay_to_end(client, routed, ctx, conn, buf);
-  co_return result;
+  co_return plan_tunnel(routed, buf, tunnel);
 }
 
 awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, Bytes& buf,
-                                    config::AuthMode auth) {
+                                    config::AuthMode auth, std::optional<TunnelPlan>& tunnel) {
   auto snapshot = ctx.shared.current();
   const auto& cfg = *snapshot->config;
   upstream::ClientIdentity who;
@@ -227,23 +224,28 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
   Bytes out;
   s5::encode_reply(out, s5::Reply::succeeded, routed.dial.bound);
   co_await send(client, out);
-  auto result = co_await relay_to_end(client, routed, ctx, conn, buf);
-  co_return result;
+  co_return plan_tunnel(routed, buf, tunnel);
 }
 
 } // namespace
 
 awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
-                                   std::vector<std::uint8_t> buffered, config::AuthMode auth) {
+                                   std::vector<std::uint8_t> buffered, config::AuthMode auth,
+                                   std::optional<TunnelPlan>& tunnel) {
   if (buffered.empty()) co_return "closed before greeting";
-  if (buffered[0] == s4::version) co_return co_await serve_socks4(client, ctx, conn, buffered, auth);
-  if (buffered[0] == s5::version) co_return co_await serve_socks5(client, ctx, conn, buffered, auth);
+  if (buffered[0] == s4::version) co_return co_await serve_socks4(client, ctx, conn, buffered, auth, tunnel);
+  if (buffered[0] == s5::version) co_return co_await serve_socks5(client, ctx, conn, buffered, auth, tunnel);
   // Neither version: SOCKS5 servers answer "no acceptable method" (05 FF) to an unknown greeting.
   Bytes out;
   s5::encode_method_selection(out, s5::Method::no_acceptable);
   co_await send(client, out);
   ctx.shared.stats.on_handshake_error(config::Protocol::socks, "bad version");
   co_return "bad version";
+}
+
+awaitable<std::string> relay_tunnel(tcp::socket& client, TunnelPlan& tunnel, admin::Connection& conn) {
+  auto end = co_await relay::run(client, tunnel.upstream, tunnel.idle, conn.bytes, tunnel.to_upstream, tunnel.to_client);
+  co_return end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok";
 }
 
 } // namespace hopgate::frontend
