@@ -57,9 +57,7 @@ awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::
                                 bool quick_ack = false) {
   if (limit <= Clock::duration::zero()) co_return asio::error::timed_out;
   auto space = buf.prepare(size);
-  auto r = co_await with_timeout(s.async_read_some(space, use_nothrow), limit);
-  if (!r) co_return asio::error::timed_out;
-  auto [ec, n] = *r;
+  auto [ec, n] = co_await with_deadline(s.async_read_some(space, use_nothrow), s, limit);
   buf.commit(n);
   if (quick_ack && !ec) {
     int one = 1; // Linux leaves quick-ACK mode on its own: set it again after each read
@@ -70,9 +68,9 @@ awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::
 
 /// Writes all of `buffers` within `limit` (a peer that stops reading for that long is gone).
 template <class Buffers> awaitable<error_code> write_all(tcp::socket& s, const Buffers& buffers, Clock::duration limit) {
-  auto r = co_await with_timeout(asio::async_write(s, buffers, use_nothrow), limit);
-  if (!r) co_return asio::error::timed_out;
-  co_return std::get<0>(*r);
+  auto [ec, n] = co_await with_deadline(asio::async_write(s, buffers, use_nothrow), s, limit);
+  (void)n;
+  co_return ec;
 }
 
 enum class HeadResult { ok, closed, timeout, too_large, bad, failed };
@@ -270,9 +268,9 @@ private:
       if (ctx_.shared.draining.load()) co_return false;
       auto left = deadline - Clock::now();
       if (left <= Clock::duration::zero()) co_return false;
-      auto r = co_await with_timeout(client_.async_wait(tcp::socket::wait_read, use_nothrow),
-                                     std::min<Clock::duration>(left, drain_check));
-      if (r) co_return !std::get<0>(*r);
+      auto [ec] = co_await with_deadline(client_.async_wait(tcp::socket::wait_read, use_nothrow), client_,
+                                         std::min<Clock::duration>(left, drain_check));
+      if (ec != asio::error::timed_out) co_return !ec;
     }
   }
 
@@ -593,8 +591,14 @@ private:
         ex.upstream_detail = "sending the request failed: " + wec.message();
       } else {
         conn_.bytes.up.fetch_add(head.size(), std::memory_order_relaxed);
-        co_await (upload(hp, has_body, framing, up, ex) &&
-                  download(up, up_in, head_request, http10, client_keep, up_plan, cfg, ex));
+        if (has_body) {
+          co_await (upload(hp, has_body, framing, up, ex) &&
+                    download(up, up_in, head_request, http10, client_keep, up_plan, cfg, ex));
+        } else {
+          // Nothing to upload: no parallel group (two spawned coroutines) for the common GET.
+          ex.request_complete = true;
+          co_await download(up, up_in, head_request, http10, client_keep, up_plan, cfg, ex);
+        }
       }
       if (!ex.response_started) {
         error_code ignored;

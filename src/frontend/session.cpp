@@ -150,10 +150,11 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
 
   // Read the first bytes to tell SOCKS (0x04, 0x05) from HTTP (a method's letters).
   std::vector<std::uint8_t> first(512);
-  auto got = co_await with_timeout(client.async_read_some(asio::buffer(first), use_nothrow), cfg.timeouts.handshake);
+  auto [rec, n] = co_await with_deadline(client.async_read_some(asio::buffer(first), use_nothrow), client,
+                                          to_clock(cfg.timeouts.handshake));
   std::string result;
-  if (!got) result = "handshake timeout";
-  else if (auto [rec, n] = *got; rec || n == 0) result = "closed before request";
+  if (rec == asio::error::timed_out) result = "handshake timeout";
+  else if (rec || n == 0) result = "closed before request";
   else {
     first.resize(n);
     bool is_socks = first[0] == 0x04 || first[0] == 0x05;
