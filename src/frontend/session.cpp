@@ -100,6 +100,37 @@ awaitable<std::string> refuse_http_over_limit(tcp::socket& client, std::vector<s
   co_return "over connection limit (" + which + ")";
 }
 
+/// Reads the first bytes, tells SOCKS (0x04, 0x05) from HTTP (a method's letters) and serves
+/// the protocol. `proto` is set once the protocol is known; `tunnel` when a SOCKS CONNECT is
+/// left to relay.
+awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+                                         const config::Config& cfg, const config::Listener* lcfg,
+                                         const ListenerInfo& listener, const ConnectionLimits::Slot& slot,
+                                         std::optional<TunnelPlan>& tunnel, std::optional<config::Protocol>& proto) {
+  std::vector<std::uint8_t> first(512);
+  auto [rec, n] = co_await with_deadline(client.async_read_some(asio::buffer(first), use_nothrow), client,
+                                          to_clock(cfg.timeouts.handshake));
+  if (rec == asio::error::timed_out) co_return "handshake timeout";
+  if (rec || n == 0) co_return "closed before request";
+  first.resize(n);
+  bool is_socks = first[0] == 0x04 || first[0] == 0x05;
+  proto = listener.kind;
+  if (has(listener.protocols, config::Protocol::socks) && has(listener.protocols, config::Protocol::http))
+    proto = is_socks ? config::Protocol::socks : config::Protocol::http;
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.frontend = *proto;
+  }
+  ctx.shared.stats.on_open(*proto);
+  auto auth = lcfg ? lcfg->auth : config::AuthMode::none;
+  // Over a limit: HTTP is answered here (503 for any request); SOCKS goes through its own
+  // handshake and route_and_dial refuses the request with 0x01 (SOCKS4: 0x5B).
+  if (slot.over_limit() && *proto == config::Protocol::http)
+    co_return co_await refuse_http_over_limit(client, std::move(first), cfg, slot.which());
+  if (*proto == config::Protocol::socks) co_return co_await serve_socks(client, ctx, conn, std::move(first), auth, tunnel);
+  co_return co_await serve_http(client, ctx, conn, std::move(first), auth);
+}
+
 } // namespace
 
 awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo listener) {
@@ -148,35 +179,13 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
   auto started = Clock::now();
   client.set_option(tcp::no_delay(true), ec);
 
-  // Read the first bytes to tell SOCKS (0x04, 0x05) from HTTP (a method's letters).
-  std::vector<std::uint8_t> first(512);
-  auto [rec, n] = co_await with_deadline(client.async_read_some(asio::buffer(first), use_nothrow), client,
-                                          to_clock(cfg.timeouts.handshake));
-  std::string result;
-  if (rec == asio::error::timed_out) result = "handshake timeout";
-  else if (rec || n == 0) result = "closed before request";
-  else {
-    first.resize(n);
-    bool is_socks = first[0] == 0x04 || first[0] == 0x05;
-    config::Protocol proto = listener.kind;
-    if (has(listener.protocols, config::Protocol::socks) && has(listener.protocols, config::Protocol::http))
-      proto = is_socks ? config::Protocol::socks : config::Protocol::http;
-    {
-      std::lock_guard lock(conn->mutex);
-      conn->frontend = proto;
-    }
-    ctx.shared.stats.on_open(proto);
-    auto auth = lcfg ? lcfg->auth : config::AuthMode::none;
-    // Over a limit: HTTP is answered here (503 for any request); SOCKS goes through its own
-    // handshake and route_and_dial refuses the request with 0x01 (SOCKS4: 0x5B).
-    if (slot.over_limit() && proto == config::Protocol::http)
-      result = co_await refuse_http_over_limit(client, std::move(first), cfg, slot.which());
-    else if (proto == config::Protocol::socks) {
-      std::optional<TunnelPlan> tunnel;
-      result = co_await serve_socks(client, ctx, *conn, std::move(first), auth, tunnel);
-      if (tunnel) result = co_await relay_tunnel(client, *tunnel, *conn);
-    }
-    else result = co_await serve_http(client, ctx, *conn, std::move(first), auth);
+  // The protocol's handshake runs in its own coroutine: its frames are gone before a SOCKS
+  // tunnel starts relaying, so a long-lived tunnel keeps only this frame and the relay's.
+  std::optional<TunnelPlan> tunnel;
+  std::optional<config::Protocol> proto;
+  auto result = co_await serve_first_bytes(client, ctx, *conn, cfg, lcfg, listener, slot, tunnel, proto);
+  if (tunnel) result = co_await relay_tunnel(client, *tunnel, *conn);
+  if (proto) {
     std::string route;
     ProxyError error;
     {
@@ -184,7 +193,7 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
       route = conn->route;
       error = conn->error;
     }
-    ctx.shared.stats.on_close(proto, route, conn->bytes.up.load(), conn->bytes.down.load(), error);
+    ctx.shared.stats.on_close(*proto, route, conn->bytes.up.load(), conn->bytes.down.load(), error);
   }
   {
     std::lock_guard lock(conn->mutex);

@@ -12,7 +12,7 @@
 namespace hopgate::relay {
 namespace {
 
-constexpr std::size_t chunk_size = 64 * 1024;
+constexpr std::size_t chunk_size = 256 * 1024;
 
 /// One buffer per thread serves every tunnel on that io_context: a read is followed at once by a
 /// non-blocking write, so the buffer is free again before the coroutine suspends.

@@ -37,11 +37,45 @@ template <class T, class Duration> awaitable<std::optional<T>> with_timeout(awai
   co_return std::nullopt;
 }
 
-/// Runs one operation on `target` (a socket or acceptor) with a deadline: when it passes, the
-/// target's operations are cancelled and the result's error becomes asio::error::timed_out.
+/// A deadline for the one operation in flight on a socket (or acceptor), without a coroutine:
+/// when it passes, the target's operations are cancelled. Use:
+///
+///     Deadline d(socket, limit);
+///     auto [ec, n] = co_await socket.async_read_some(buf, use_nothrow);
+///     if (d.settle()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+///     if (d.fired() && ec == asio::error::operation_aborted) ec = asio::error::timed_out;
+///
 /// Cheaper than with_timeout on hot paths: one timer wait with a plain handler instead of a
-/// parallel group that spawns a coroutine for each side. Only for operations that are alone on
-/// `target` (cancel() stops every operation on it).
+/// parallel group that spawns a coroutine for each side. Only for an operation that is alone on
+/// its target (cancel() stops every operation on it).
+class Deadline {
+public:
+  template <class Target>
+  Deadline(Target& target, Clock::duration limit) : timer_(target.get_executor(), limit) {
+    // The handler refers to this object; settle() makes sure it has run, or will run with
+    // operation_aborted and touch nothing, before the object goes away.
+    timer_.async_wait([&target, this](const error_code& ec) {
+      if (ec) return;
+      fired_ = true;
+      error_code ignored;
+      target.cancel(ignored);
+    });
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+  /// Stops the timer. True when it had fired already: its handler is queued (or has run), and
+  /// the caller must let one turn of the io_context pass (a post) before this object goes away.
+  bool settle() { return timer_.cancel() == 0; }
+  bool fired() const { return fired_; }
+
+private:
+  asio::steady_timer timer_;
+  bool fired_ = false;
+};
+
+/// `op` on `target` within `limit` (see Deadline); the error becomes asio::error::timed_out
+/// when the deadline cut it short.
 template <class Target, class... Rest>
 awaitable<std::tuple<error_code, Rest...>> with_deadline(awaitable<std::tuple<error_code, Rest...>> op, Target& target,
                                                          Clock::duration limit) {
@@ -50,23 +84,10 @@ awaitable<std::tuple<error_code, Rest...>> with_deadline(awaitable<std::tuple<er
     std::get<0>(r) = asio::error::timed_out;
     co_return r;
   }
-  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
-  bool fired = false;
-  // The handler refers to this frame; the frame lives until the handler has run or will run
-  // with operation_aborted (and then touches nothing), see below.
-  timer.async_wait([&target, &fired](const error_code& ec) {
-    if (ec) return;
-    fired = true;
-    error_code ignored;
-    target.cancel(ignored);
-  });
+  Deadline deadline(target, limit);
   auto r = co_await std::move(op);
-  if (timer.cancel() == 0) {
-    // The timer had fired already: its handler is queued (or done). One turn through the
-    // io_context lets it run before this frame goes away.
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-  }
-  if (fired && std::get<0>(r) == asio::error::operation_aborted) std::get<0>(r) = asio::error::timed_out;
+  if (deadline.settle()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  if (deadline.fired() && std::get<0>(r) == asio::error::operation_aborted) std::get<0>(r) = asio::error::timed_out;
   co_return r;
 }
 
