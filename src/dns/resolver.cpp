@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <thread>
 #include <mutex>
 #include <netdb.h>
 #include <signal.h>
@@ -72,21 +73,12 @@ void on_gai_done(sigval v) {
 
 #if defined(__SANITIZE_THREAD__)
 // ThreadSanitizer cannot follow glibc's getaddrinfo_a helper threads (libc starts them without
-// going through its interceptors), and an instrumented notify function running on one crashes
-// the TSan runtime. TSan builds ask for no notification and poll for the answer instead; every
-// other build is notified (no polling delay).
-void poll_gai(std::shared_ptr<asio::steady_timer> timer, GaiBase* req) {
-  timer->expires_after(std::chrono::milliseconds(2));
-  timer->async_wait([timer, req](const error_code&) {
-    int rc = gai_error(&req->cb);
-    if (rc == EAI_INPROGRESS) return poll_gai(timer, req);
-    req->complete(rc, req->cb.ar_result);
-    delete req;
-  });
-}
-constexpr bool notify_by_thread = false;
+// going through its interceptors, and the first malloc on one crashes the TSan runtime). TSan
+// builds run the blocking getaddrinfo() on a thread of their own instead; every other build
+// uses getaddrinfo_a, which needs no thread of ours.
+constexpr bool use_getaddrinfo_a = false;
 #else
-constexpr bool notify_by_thread = true;
+constexpr bool use_getaddrinfo_a = true;
 #endif
 
 template <class Token> auto async_getaddrinfo(asio::any_io_executor ex, std::string host, Token&& token) {
@@ -98,18 +90,23 @@ template <class Token> auto async_getaddrinfo(asio::any_io_executor ex, std::str
         req->hints.ai_flags = AI_ADDRCONFIG;
         req->cb.ar_name = req->host.c_str();
         req->cb.ar_request = &req->hints;
-        req->sev.sigev_notify = notify_by_thread ? SIGEV_THREAD : SIGEV_NONE;
+        if constexpr (!use_getaddrinfo_a) {
+          std::thread([req] {
+            addrinfo* result = nullptr;
+            int rc = ::getaddrinfo(req->cb.ar_name, nullptr, &req->hints, &result);
+            req->complete(rc, result);
+            delete req;
+          }).detach();
+          return;
+        }
+        req->sev.sigev_notify = SIGEV_THREAD;
         req->sev.sigev_notify_function = on_gai_done;
         req->sev.sigev_value.sival_ptr = static_cast<GaiBase*>(req);
         gaicb* list[1] = {&req->cb};
         if (int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &req->sev); rc != 0) {
           req->complete(rc, nullptr);
           delete req;
-          return;
         }
-#if defined(__SANITIZE_THREAD__)
-        poll_gai(std::make_shared<asio::steady_timer>(ex), req);
-#endif
       },
       token, std::move(host));
 }
