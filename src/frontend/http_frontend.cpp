@@ -51,22 +51,24 @@ std::span<const std::uint8_t> bytes_of(const beast::flat_buffer& b) {
 }
 
 /// Reads some bytes into `buf` within `limit`; asio::error::timed_out when it passes.
-/// `quick_ack`: acknowledge the next segment at once. Upstreams that write a response in pieces
-/// without TCP_NODELAY (microsocks relays in 1 KiB writes) hold each piece back until the one
-/// before is acknowledged, and a delayed ACK would add 40 ms to every response.
+/// `quick_ack`: part of a message is in and the rest is awaited, so acknowledge what came at
+/// once. Upstreams that write a response in pieces without TCP_NODELAY (microsocks relays in
+/// 1 KiB writes) hold each piece back until the one before is acknowledged, and a delayed ACK
+/// would add 40 ms to every response. (Set only then: a response that came whole needs no
+/// extra system call.)
 awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::duration limit, std::size_t size,
                                 bool quick_ack = false) {
   if (limit <= Clock::duration::zero()) co_return asio::error::timed_out;
+  if (quick_ack) {
+    int one = 1; // sends the pending ACK now; Linux leaves quick-ACK mode on its own, so each time
+    ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  }
   auto space = buf.prepare(size);
   Deadline deadline(s, limit); // inline rather than with_deadline: one coroutine frame less per read
   auto [ec, n] = co_await s.async_read_some(space, use_nothrow);
   if (deadline.settle()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
   if (deadline.fired() && ec == asio::error::operation_aborted) ec = asio::error::timed_out;
   buf.commit(n);
-  if (quick_ack && !ec) {
-    int one = 1; // Linux leaves quick-ACK mode on its own: set it again after each read
-    ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-  }
   co_return ec;
 }
 
@@ -99,7 +101,7 @@ awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, bhttp::p
       if (used > 0) continue;
     }
     bool had_bytes = in.size() > 0 || p.got_some();
-    ec = co_await read_more(s, in, deadline - Clock::now(), head_read, quick_ack);
+    ec = co_await read_more(s, in, deadline - Clock::now(), head_read, quick_ack && had_bytes);
     if (ec == asio::error::timed_out) co_return HeadResult::timeout;
     if (ec == asio::error::eof) co_return had_bytes ? HeadResult::bad : HeadResult::closed;
     if (ec) co_return had_bytes ? HeadResult::failed : HeadResult::closed;
