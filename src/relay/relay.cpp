@@ -63,9 +63,9 @@ PipePool& pipe_pool() {
   return pool;
 }
 
-/// splice() unless HOPGATE_SPLICE=0. Measured on loopback here (bench/NOTES.md, "Relay"): the
-/// splice path moves a 256 MiB download at 0.49 CPU s/GiB against 0.83 for the buffered copy,
-/// and as fast or faster. The copy stays as the fallback (a socket splice() refuses) and for comparison.
+/// splice() unless HOPGATE_SPLICE=0. Measured on loopback here (bench/NOTES.md, run of 02:47): the
+/// splice path with 256 KiB pipes moves a 256 MiB download at 0.44 CPU s/GiB against 0.83 for the
+/// 64 KiB buffered copy, and faster. The copy stays as the fallback (where splice() refuses) and for comparison.
 bool splice_enabled() {
   static const bool enabled = [] {
     const char* v = std::getenv("HOPGATE_SPLICE");
@@ -78,7 +78,7 @@ enum class Step { more, wait_read, wait_write, eof, failed, unsupported };
 
 /// One tunnel's two directions, driven by plain completion handlers rather than coroutines:
 /// an idle tunnel then holds this object, two socket waits and a timer, not a tree of
-/// coroutine frames (awaitable operators cost about 5 KiB per tunnel, bench/NOTES.md "D").
+/// coroutine frames (awaitable operators cost about 5 KiB per tunnel, bench/NOTES.md, run of 02:47).
 /// Everything runs on the sockets' io_context, one handler at a time; the coroutine that started
 /// it is resumed (through a post) only when no handler refers to this object any more.
 class Tunnel {
