@@ -42,7 +42,11 @@ void print_effective(const config::Config& c) {
   listener("admin", c.listeners.admin);
   for (auto& u : c.upstreams) {
     if (auto* h = std::get_if<Hop>(&u.kind)) std::cout << "upstream " << u.name << " " << h->display() << "\n";
-    else {
+    else if (auto* ch = std::get_if<Chain>(&u.kind)) {
+      std::cout << "upstream " << u.name << " chain";
+      for (auto& hop : ch->hops) std::cout << " " << hop;
+      std::cout << "\n";
+    } else {
       std::cout << "upstream " << u.name << " group";
       for (auto& m : std::get<Group>(u.kind).members) std::cout << " " << m;
       std::cout << "\n";

@@ -249,6 +249,9 @@ json upstreams_json(const config::Config& cfg, const Control& control) {
       j["remote_dns"] = hop->remote_dns();
       j["auth"] = hop->pass_client_credentials ? "client" : (hop->username.empty() ? "none" : "url");
       j["connect_timeout"] = hop->connect_timeout ? json(hop->connect_timeout->count()) : json(nullptr);
+    } else if (auto* ch = std::get_if<config::Chain>(&u.kind)) {
+      j["kind"] = "chain";
+      j["hops"] = ch->hops;
     } else {
       const auto& g = std::get<config::Group>(u.kind);
       static constexpr const char* strategies[] = {"failover", "round-robin", "least-connections", "random", "hash"};
@@ -322,14 +325,18 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
       h["url"] = upstream_url(*hop);
       h["remote_dns"] = hop->remote_dns();
       chosen.push_back(hop);
+    } else if (auto* ch = std::get_if<config::Chain>(&up->kind)) {
+      h["kind"] = "chain";
+      h["hops"] = ch->hops;
+      for (auto [hop_name, hop] : cfg.hops_of(*up)) chosen.push_back(hop);
     } else {
       const auto& g = std::get<config::Group>(up->kind);
       h["kind"] = "group";
       h["members"] = g.members;
       for (auto& m : g.members)
         if (auto* mu = cfg.find_upstream(m))
-          if (auto* mh = std::get_if<config::Hop>(&mu->kind)) {
-            chosen.push_back(mh);
+          if (auto member_hops = cfg.hops_of(*mu); !member_hops.empty()) {
+            for (auto [hop_name, hop] : member_hops) chosen.push_back(hop);
             break;
           }
     }

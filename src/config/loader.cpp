@@ -228,6 +228,31 @@ const Upstream* Config::find_upstream(std::string_view name) const {
   return nullptr;
 }
 
+std::vector<std::pair<const std::string*, const Hop*>> Config::hops_of(const Upstream& up) const {
+  std::vector<std::pair<const std::string*, const Hop*>> out;
+  if (auto* h = std::get_if<Hop>(&up.kind)) out.emplace_back(&up.name, h);
+  else if (auto* c = std::get_if<Chain>(&up.kind))
+    for (const auto& name : c->hops)
+      if (const auto* u = find_upstream(name))
+        if (auto* h = std::get_if<Hop>(&u->kind)) out.emplace_back(&u->name, h);
+  return out;
+}
+
+std::vector<const Hop*> Config::last_hops(const Upstream& up) const {
+  std::vector<const Hop*> out;
+  auto last_of = [&](const Upstream& u) {
+    auto hops = hops_of(u);
+    if (!hops.empty()) out.push_back(hops.back().second);
+  };
+  if (auto* g = std::get_if<Group>(&up.kind)) {
+    for (const auto& m : g->members)
+      if (const auto* u = find_upstream(m)) last_of(*u);
+  } else {
+    last_of(up);
+  }
+  return out;
+}
+
 const User* Config::find_user(std::string_view name) const {
   for (auto& u : users)
     if (u.name == name) return &u;
@@ -429,6 +454,12 @@ LoadResult load_config(const json& doc) {
             r.error(p, why);
             continue;
           }
+        } else if (v.is_object() && v.contains("chain")) {
+          if (!r.object(v, p, {"chain"})) continue;
+          Chain ch;
+          r.strings(v["chain"], Reader::at(p, "chain"), [&](const std::string& s, const std::string&) { ch.hops.push_back(s); });
+          if (ch.hops.empty()) r.error(Reader::at(p, "chain"), "a chain needs at least one hop");
+          up.kind = ch;
         } else if (v.is_object() && v.contains("group")) {
           if (!r.object(v, p, {"group", "strategy", "hash_key", "max_fails", "fail_window", "probe", "interval"})) continue;
           Group g;
@@ -661,14 +692,24 @@ LoadResult load_config(const json& doc) {
 
   // Cross-checks that need the whole document.
   for (std::size_t i = 0; i < c.upstreams.size(); ++i) {
+    auto p = Reader::at("/upstreams", c.upstreams[i].name);
+    if (auto* ch = std::get_if<Chain>(&c.upstreams[i].kind)) {
+      for (std::size_t h = 0; h < ch->hops.size(); ++h) {
+        auto* hop = c.find_upstream(ch->hops[h]);
+        if (!hop) r.error(Reader::at(Reader::at(p, "chain"), h), "unknown upstream \"" + ch->hops[h] + "\"");
+        else if (!std::holds_alternative<Hop>(hop->kind))
+          r.error(Reader::at(Reader::at(p, "chain"), h),
+                  "a hop of a named chain must be a single upstream, not a group or a chain (\"" + ch->hops[h] + "\")");
+      }
+      continue;
+    }
     auto* g = std::get_if<Group>(&c.upstreams[i].kind);
     if (!g) continue;
-    auto p = Reader::at("/upstreams", c.upstreams[i].name);
     for (std::size_t m = 0; m < g->members.size(); ++m) {
       auto* member = c.find_upstream(g->members[m]);
       if (!member) r.error(Reader::at(Reader::at(p, "group"), m), "unknown upstream \"" + g->members[m] + "\"");
       else if (std::holds_alternative<Group>(member->kind))
-        r.error(Reader::at(Reader::at(p, "group"), m), "a group member must be an upstream, not another group (\"" + g->members[m] + "\")");
+        r.error(Reader::at(Reader::at(p, "group"), m), "a group member must be an upstream or a chain, not another group (\"" + g->members[m] + "\")");
     }
   }
   if (!c.listeners.http && !c.listeners.socks && doc.contains("listeners"))

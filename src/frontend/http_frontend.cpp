@@ -465,13 +465,16 @@ private:
     std::string dest = target.authority.to_string();
     if (d.via.kind == config::Via::Kind::chain && !d.via.chain.empty()) {
       const auto* last = cfg.find_upstream(d.via.chain.back());
-      const auto* hop = last ? std::get_if<config::Hop>(&last->kind) : nullptr;
+      // The last element may be a named chain: its last hop is the one that gets the request.
+      auto last_hops = last ? cfg.hops_of(*last) : std::vector<std::pair<const std::string*, const config::Hop*>>{};
+      const auto* hop = last_hops.empty() ? nullptr : last_hops.back().second;
       if (hop && hop->scheme == config::Hop::Scheme::http) {
         // An HTTP parent takes the request in absolute-form: reach it through the hops before it.
         p.parent = true;
-        p.parent_name = last->name;
+        p.parent_name = *last_hops.back().first;
         config::Via before = d.via;
         before.chain.pop_back();
+        for (std::size_t i = 0; i + 1 < last_hops.size(); ++i) before.chain.push_back(*last_hops[i].first);
         if (before.chain.empty()) before.kind = config::Via::Kind::direct;
         p.dial.via = before;
         p.dial.target = TargetAddress::from_host(hop->host, hop->port);

@@ -272,13 +272,7 @@ std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, con
   if (via.kind != config::Via::Kind::chain || via.chain.empty()) return out;
   const auto* up = cfg.find_upstream(via.chain.back());
   if (!up) return out;
-  if (const auto* hop = std::get_if<config::Hop>(&up->kind)) {
-    out.push_back(hop->scheme);
-    return out;
-  }
-  for (const auto& m : std::get<config::Group>(up->kind).members)
-    if (const auto* member = cfg.find_upstream(m))
-      if (const auto* hop = std::get_if<config::Hop>(&member->kind)) out.push_back(hop->scheme);
+  for (const auto* hop : cfg.last_hops(*up)) out.push_back(hop->scheme);
   return out;
 }
 

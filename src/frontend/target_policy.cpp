@@ -38,11 +38,16 @@ std::vector<const config::Hop*> first_hops(const config::Config& cfg, const conf
   if (via.kind != config::Via::Kind::chain || via.chain.empty()) return out;
   const auto* up = cfg.find_upstream(via.chain.front());
   if (!up) return out;
-  if (auto* h = std::get_if<config::Hop>(&up->kind)) out.push_back(h);
-  else if (auto* g = std::get_if<config::Group>(&up->kind))
+  auto first_of = [&](const config::Upstream& u) {
+    auto hops = cfg.hops_of(u);
+    if (!hops.empty()) out.push_back(hops.front().second);
+  };
+  if (auto* g = std::get_if<config::Group>(&up->kind)) {
     for (auto& m : g->members)
-      if (const auto* mu = cfg.find_upstream(m))
-        if (auto* h = std::get_if<config::Hop>(&mu->kind)) out.push_back(h);
+      if (const auto* mu = cfg.find_upstream(m)) first_of(*mu);
+  } else {
+    first_of(*up);
+  }
   return out;
 }
 

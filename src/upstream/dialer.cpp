@@ -192,13 +192,23 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   if (req.via.kind == config::Via::Kind::block) {
     co_return DialResult{tcp::socket(ex), ProxyError::blocked, "route", {}, {}, {}, {}, 0, {}};
   }
-  // Each chain position is one upstream or a group. A group's members are ordered by its
-  // strategy and health; a member that fails on its own side is marked and the next one is
-  // tried within the same request, so the client sees an error only when every member failed.
+  // Each chain position is one upstream, a named chain or a group. A group's members (single
+  // upstreams or named chains) are ordered by its strategy and health; a member that fails on
+  // its own side is marked and the next one is tried within the same request, so the client
+  // sees an error only when every member failed.
+  struct Candidate {
+    const std::string* name;   ///< the upstream health is kept for (a chain member: the chain)
+    std::vector<HopRef> hops;  ///< one, or a named chain's hops
+  };
   struct Position {
-    std::vector<HopRef> candidates;
+    std::vector<Candidate> candidates;
     const config::Group* group = nullptr;
     std::size_t chosen = 0;
+  };
+  auto candidate_of = [&cfg](const config::Upstream& up) {
+    Candidate c{&up.name, {}};
+    for (auto [name, hop] : cfg.hops_of(up)) c.hops.push_back({name, hop});
+    return c;
   };
   std::string hash_input;
   std::vector<Position> positions;
@@ -208,21 +218,19 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
       if (!up)
         co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "upstream " + name, {}, {}, {}, "not configured", 0, {}};
       Position p;
-      if (auto* hop = std::get_if<config::Hop>(&up->kind)) {
-        p.candidates.push_back({&up->name, hop});
-      } else {
-        p.group = &std::get<config::Group>(up->kind);
+      if (auto* g = std::get_if<config::Group>(&up->kind)) {
+        p.group = g;
         using K = config::Group::HashKey;
         hash_input = p.group->hash_key == K::target   ? req.target.to_string()
                      : p.group->hash_key == K::client ? req.client.address.to_string()
                                                       : req.client.user;
-        for (const auto& m : order_members(*p.group, up->name, hash_input)) {
-          const auto* member = cfg.find_upstream(m);
-          if (member)
-            if (auto* h = std::get_if<config::Hop>(&member->kind)) p.candidates.push_back({&member->name, h});
-        }
+        for (const auto& m : order_members(*p.group, up->name, hash_input))
+          if (const auto* member = cfg.find_upstream(m))
+            if (auto c = candidate_of(*member); !c.hops.empty()) p.candidates.push_back(std::move(c));
         if (p.candidates.empty())
           co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "group " + name, {}, {}, {}, "no members", 0, {}};
+      } else {
+        p.candidates.push_back(candidate_of(*up));
       }
       positions.push_back(std::move(p));
     }
@@ -233,7 +241,12 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   unsigned lookups = 0;
   for (;;) {
     std::vector<HopRef> hops;
-    for (auto& p : positions) hops.push_back(p.candidates[p.chosen]);
+    std::vector<std::size_t> position_of; // flat hop index -> position
+    for (std::size_t i = 0; i < positions.size(); ++i)
+      for (auto& h : positions[i].candidates[positions[i].chosen].hops) {
+        hops.push_back(h);
+        position_of.push_back(i);
+      }
     std::size_t failed = 0;
     bool hop_fault = false;
     auto attempt_started = Clock::now();
@@ -249,28 +262,46 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
     lookups += r.local_lookups;
     r.local_lookups = lookups;
     r.took = Clock::now() - started;
-    if (!r.ec) {
-      for (auto& h : hops) {
-        health.record_success(*h.name, Clock::now() - attempt_started);
-        r.holds.push_back(health.hold(*h.name));
+    auto took = Clock::now() - attempt_started;
+    // Health is kept per single hop and, for a named chain, for the chain as a whole as well.
+    auto record_success = [&](const HopRef& h, const Candidate& c, bool hold) {
+      health.record_success(*h.name, took);
+      if (hold) r.holds.push_back(health.hold(*h.name));
+      if (c.name != h.name && &h == &c.hops.back()) {
+        health.record_success(*c.name, took);
+        if (hold) r.holds.push_back(health.hold(*c.name));
       }
+    };
+    if (!r.ec) {
+      for (auto& p : positions)
+        for (auto& h : p.candidates[p.chosen].hops) record_success(h, p.candidates[p.chosen], true);
       co_return r;
     }
     if (hops.empty()) co_return r;
     if (!hop_fault) {
       // The hops did their job; the target failed. Hops before the failing one worked too.
-      for (std::size_t i = 0; i < failed; ++i) health.record_success(*hops[i].name, Clock::now() - attempt_started);
+      for (std::size_t i = 0; i < failed && i < hops.size(); ++i) {
+        auto& c = positions[position_of[i]].candidates[positions[position_of[i]].chosen];
+        for (auto& h : c.hops)
+          if (h.name == hops[i].name) {
+            record_success(h, c, false);
+            break;
+          }
+      }
       co_return r;
     }
-    auto& pos = positions[failed];
+    auto& pos = positions[position_of[failed]];
+    const auto& cand = pos.candidates[pos.chosen];
     const auto* g = pos.group;
-    health.record_failure(*hops[failed].name, r.error_message(), g ? g->max_fails : 1,
-                          to_clock(g ? g->fail_window : config::Seconds(30)));
+    auto max_fails = g ? g->max_fails : 1;
+    auto window = to_clock(g ? g->fail_window : config::Seconds(30));
+    health.record_failure(*hops[failed].name, r.error_message(), max_fails, window);
+    if (cand.name != hops[failed].name) health.record_failure(*cand.name, r.error_message(), max_fails, window);
     if (pos.candidates.size() == 1) co_return r;
     failures += (failures.empty() ? "" : "; ") + r.error_message();
     bool out_of_time = Clock::now() - started > to_clock(cfg.timeouts.connect);
     if (++pos.chosen == pos.candidates.size() || out_of_time) {
-      r.where = "group " + req.via.chain[failed];
+      r.where = "group " + req.via.chain[position_of[failed]];
       r.detail = std::string(out_of_time ? "connect deadline passed; " : "every member failed: ") + failures;
       co_return r;
     }

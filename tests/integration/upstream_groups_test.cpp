@@ -377,3 +377,56 @@ TEST(UpstreamGroups, GroupAsOneHopOfAChain) {
   EXPECT_GE(successes(hg, "ms"), 2u);
   EXPECT_GE(successes(hg, "tiny"), 1u);
 }
+
+// A group member can be a named chain ({"chain": [...]}): it is tried, and marked down or up, as
+// a whole, and a hop of it that fails is blamed itself (not the hop before it that reported it).
+TEST(UpstreamGroups, GroupMemberCanBeANamedChain) {
+  HttpOrigin origin;
+  Microsocks a, b;
+  auto dead = free_tcp_port();
+  json ups = {{"a", "socks5h://" + a.address()},
+              {"b", "socks5h://" + b.address()},
+              {"dead", "socks5h://127.0.0.1:" + std::to_string(dead)},
+              {"pair", {{"chain", {"a", "b"}}}},
+              {"broken-pair", {{"chain", {"a", "dead"}}}},
+              {"pool", group_of({"dead", "pair"}, "failover")},
+              {"pool2", group_of({"broken-pair", "b"}, "failover")}};
+  json routes = json::array({
+      {{"name", "second"}, {"match", {{"frontend", {"http"}}}}, {"via", "pool2"}},
+  });
+  HopgateProcess hg(gateway_config(ups, routes, "pool"));
+
+  // SOCKS clients take "pool": the dead member first, then the chain a -> b.
+  for (auto client : {Client::socks5_hostname, Client::socks5}) {
+    SCOPED_TRACE(to_string(client));
+    for (int i = 0; i < 3; ++i) {
+      auto r = fetch(client, hg, "http://" + authority("localhost", origin.port()) + "/hello");
+      EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
+      EXPECT_EQ(r.out, kHello);
+    }
+  }
+  EXPECT_EQ(state_of(hg, "dead"), "down");
+  EXPECT_EQ(state_of(hg, "pair"), "up");
+  auto s = successes_of(hg, {"a", "b", "pair"});
+  EXPECT_GE(s["pair"], 5u);
+  EXPECT_GE(s["a"], 5u) << "both hops of the chain carried the connections";
+  EXPECT_GE(s["b"], 5u);
+
+  // HTTP clients take "pool2": the chain a -> dead fails at its second hop, the group goes on
+  // to b. The chain is marked down; "a", which only reported that it could not reach "dead", is not.
+  for (auto client : {Client::http_connect, Client::http_forward}) {
+    SCOPED_TRACE(to_string(client));
+    for (int i = 0; i < 3; ++i) {
+      auto r = fetch(client, hg, "http://" + authority("localhost", origin.port()) + "/hello");
+      EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
+      EXPECT_EQ(r.out, kHello);
+    }
+  }
+  EXPECT_EQ(state_of(hg, "broken-pair"), "down");
+  EXPECT_EQ(state_of(hg, "a"), "up");
+
+  // The admin API shows what the chain is made of.
+  auto all = upstreams(hg);
+  EXPECT_EQ(all.at("pair")["kind"], "chain");
+  EXPECT_EQ(all.at("pair")["hops"], json({"a", "b"}));
+}

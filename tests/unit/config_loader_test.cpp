@@ -147,3 +147,41 @@ TEST(ConfigLoader, PortRanges) {
   EXPECT_FALSE(parse_port_range("65536"));
   EXPECT_FALSE(parse_port_range("80a"));
 }
+
+TEST(ConfigLoader, NamedChainsAndChainMembers) {
+  auto doc = minimal();
+  doc["upstreams"] = json::parse(R"({
+    "a": "socks5h://127.0.0.1:9050", "b": "http://127.0.0.1:3128",
+    "pair": {"chain": ["a", "b"]},
+    "pool": {"group": ["pair", "a"], "strategy": "failover"}})");
+  doc["default"] = {{"via", "pool"}};
+  auto r = load_config(doc);
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  const auto& c = *r.config;
+  const auto* pair = c.find_upstream("pair");
+  ASSERT_NE(pair, nullptr);
+  auto hops = c.hops_of(*pair);
+  ASSERT_EQ(hops.size(), 2u);
+  EXPECT_EQ(*hops[0].first, "a");
+  EXPECT_EQ(*hops[1].first, "b");
+  // The hops a group can end on: each member's last hop.
+  auto last = c.last_hops(*c.find_upstream("pool"));
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[0]->scheme, hopgate::config::Hop::Scheme::http);
+  EXPECT_EQ(last[1]->scheme, hopgate::config::Hop::Scheme::socks5h);
+
+  // A chain holds single hops only, and names ones that exist; a group may not hold a group.
+  doc["upstreams"] = json::parse(R"({
+    "a": "socks5h://127.0.0.1:9050",
+    "pool": {"group": ["a"]},
+    "bad": {"chain": ["a", "pool", "nope"]},
+    "empty": {"chain": []},
+    "nested": {"group": ["pool"]}})");
+  doc["default"] = {{"via", "a"}};
+  auto errs = errors_of(doc);
+  EXPECT_EQ(errs, (std::vector<std::string>{
+                      "/upstreams/empty/chain: a chain needs at least one hop",
+                      "/upstreams/bad/chain/1: a hop of a named chain must be a single upstream, not a group or a chain (\"pool\")",
+                      "/upstreams/bad/chain/2: unknown upstream \"nope\"",
+                      "/upstreams/nested/group/0: a group member must be an upstream or a chain, not another group (\"pool\")"}));
+}

@@ -79,9 +79,15 @@ struct Group {
   std::string probe;         ///< host:port the probe connects to through the member
 };
 
+/// A named chain of single hops, first hop first: one upstream that a route or a group can use
+/// like any other (a group member that is a chain is tried, and marked down, as a whole).
+struct Chain {
+  std::vector<std::string> hops; ///< names of single-hop upstreams
+};
+
 struct Upstream {
   std::string name;
-  std::variant<Hop, Group> kind;
+  std::variant<Hop, Group, Chain> kind;
 };
 
 /// What a route does: go direct, block, or go through a chain of upstreams (first hop first).
@@ -175,6 +181,11 @@ struct Config {
   bool deny_private_targets = false; ///< refuse loopback/private/link-local targets (SSRF protection)
 
   const Upstream* find_upstream(std::string_view name) const;
+  /// The single hops an upstream can end on: itself (a hop), its last hop (a chain), or each
+  /// member's last hop (a group). What decides what the last hop is asked to do.
+  std::vector<const Hop*> last_hops(const Upstream& up) const;
+  /// The single hops an upstream stands for, in order (a chain's hops; one for a hop; none for a group).
+  std::vector<std::pair<const std::string*, const Hop*>> hops_of(const Upstream& up) const;
   const User* find_user(std::string_view name) const;
 };
 
