@@ -396,15 +396,19 @@ TEST(UpstreamGroups, GroupMemberCanBeANamedChain) {
   });
   HopgateProcess hg(gateway_config(ups, routes, "pool"));
 
-  // SOCKS clients take "pool": the dead member first, then the chain a -> b.
-  for (auto client : {Client::socks5_hostname, Client::socks5}) {
-    SCOPED_TRACE(to_string(client));
-    for (int i = 0; i < 3; ++i) {
-      auto r = fetch(client, hg, "http://" + authority("localhost", origin.port()) + "/hello");
-      EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
-      EXPECT_EQ(r.out, kHello);
+  auto fetch_three_times = [&](std::initializer_list<Client> clients) {
+    for (auto client : clients) {
+      SCOPED_TRACE(to_string(client));
+      for (int i = 0; i < 3; ++i) {
+        auto r = fetch(client, hg, "http://" + authority("localhost", origin.port()) + "/hello");
+        EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
+        EXPECT_EQ(r.out, kHello);
+      }
     }
-  }
+  };
+
+  // SOCKS clients take "pool": the dead member first, then the chain a -> b.
+  fetch_three_times({Client::socks5_hostname, Client::socks5});
   EXPECT_EQ(state_of(hg, "dead"), "down");
   EXPECT_EQ(state_of(hg, "pair"), "up");
   auto s = successes_of(hg, {"a", "b", "pair"});
@@ -414,14 +418,7 @@ TEST(UpstreamGroups, GroupMemberCanBeANamedChain) {
 
   // HTTP clients take "pool2": the chain a -> dead fails at its second hop, the group goes on
   // to b. The chain is marked down; "a", which only reported that it could not reach "dead", is not.
-  for (auto client : {Client::http_connect, Client::http_forward}) {
-    SCOPED_TRACE(to_string(client));
-    for (int i = 0; i < 3; ++i) {
-      auto r = fetch(client, hg, "http://" + authority("localhost", origin.port()) + "/hello");
-      EXPECT_TRUE(r.ok()) << r.describe() << "\n" << tail(hg.log());
-      EXPECT_EQ(r.out, kHello);
-    }
-  }
+  fetch_three_times({Client::http_connect, Client::http_forward});
   EXPECT_EQ(state_of(hg, "broken-pair"), "down");
   EXPECT_EQ(state_of(hg, "a"), "up");
 
