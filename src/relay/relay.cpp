@@ -107,7 +107,8 @@ private:
     std::atomic<std::uint64_t>* count;
     bool done = false;
     bool use_splice = splice_enabled();
-    std::vector<std::uint8_t> rest; ///< bytes a write could not take yet (the only buffer kept)
+    std::vector<std::uint8_t> rest; ///< copy: bytes a write could not take yet, from rest_at on
+    std::size_t rest_at = 0;
     PipePool::Pipe pipe;            ///< splice: held only while it has bytes in it
     std::size_t in_pipe = 0;
   };
@@ -121,7 +122,12 @@ private:
         continue;
       }
       if (step == Step::more) continue;
-      if (step == Step::wait_read) return wait(d, tcp::socket::wait_read);
+      if (step == Step::wait_read) {
+        // Going idle: an idle tunnel keeps no buffer (while data flows, `rest` is reused).
+        std::vector<std::uint8_t>().swap(d.rest);
+        d.rest_at = 0;
+        return wait(d, tcp::socket::wait_read);
+      }
       if (step == Step::wait_write) return wait(d, tcp::socket::wait_write);
       if (step == Step::eof) {
         error_code ignored;
@@ -139,14 +145,12 @@ private:
 
   Step copy_step(Direction& d) {
     error_code ec;
-    if (!d.rest.empty()) {
-      std::size_t sent = d.to->write_some(asio::buffer(d.rest), ec);
+    if (d.rest_at < d.rest.size()) {
+      std::size_t sent = d.to->write_some(asio::buffer(d.rest.data() + d.rest_at, d.rest.size() - d.rest_at), ec);
       if (would_block(ec)) return Step::wait_write;
       if (ec) return Step::failed;
-      d.rest.erase(d.rest.begin(), d.rest.begin() + static_cast<std::ptrdiff_t>(sent));
-      if (!d.rest.empty()) return Step::wait_write;
-      std::vector<std::uint8_t>().swap(d.rest); // an idle tunnel keeps no buffer
-      return Step::more;
+      d.rest_at += sent;
+      return d.rest_at < d.rest.size() ? Step::wait_write : Step::more;
     }
     std::uint8_t* buf = thread_buffer();
     std::size_t n = d.from->read_some(asio::buffer(buf, chunk_size), ec);
@@ -160,7 +164,8 @@ private:
     else if (ec) return Step::failed;
     if (sent < n) {
       // The peer is slower than us: keep the rest until it drains, and stop reading meanwhile.
-      d.rest.assign(buf + sent, buf + n);
+      d.rest.assign(buf + sent, buf + n); // reuses the vector's capacity while data flows
+      d.rest_at = 0;
       return Step::wait_write;
     }
     return Step::more;
