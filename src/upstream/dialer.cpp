@@ -240,13 +240,22 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   auto started = Clock::now();
   unsigned lookups = 0;
   for (;;) {
+    // The chosen candidate of each position, flattened into the hops to dial; for each hop, where
+    // it came from (health is kept per hop and, for a named chain, for the chain as a whole).
+    struct Leg {
+      std::size_t position;
+      const Candidate* candidate;
+      bool ends_candidate; ///< the last hop of its candidate: the chain as a whole worked
+    };
     std::vector<HopRef> hops;
-    std::vector<std::size_t> position_of; // flat hop index -> position
-    for (std::size_t i = 0; i < positions.size(); ++i)
-      for (auto& h : positions[i].candidates[positions[i].chosen].hops) {
-        hops.push_back(h);
-        position_of.push_back(i);
+    std::vector<Leg> legs;
+    for (std::size_t i = 0; i < positions.size(); ++i) {
+      const auto& c = positions[i].candidates[positions[i].chosen];
+      for (std::size_t k = 0; k < c.hops.size(); ++k) {
+        hops.push_back(c.hops[k]);
+        legs.push_back({i, &c, k + 1 == c.hops.size()});
       }
+    }
     std::size_t failed = 0;
     bool hop_fault = false;
     auto attempt_started = Clock::now();
@@ -263,35 +272,26 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
     r.local_lookups = lookups;
     r.took = Clock::now() - started;
     auto took = Clock::now() - attempt_started;
-    // Health is kept per single hop and, for a named chain, for the chain as a whole as well.
-    auto record_success = [&](const HopRef& h, const Candidate& c, bool hold) {
-      health.record_success(*h.name, took);
-      if (hold) r.holds.push_back(health.hold(*h.name));
-      if (c.name != h.name && &h == &c.hops.back()) {
-        health.record_success(*c.name, took);
-        if (hold) r.holds.push_back(health.hold(*c.name));
-      }
+    auto record_success = [&](std::size_t i, bool hold) {
+      auto credit = [&](const std::string& name) {
+        health.record_success(name, took);
+        if (hold) r.holds.push_back(health.hold(name));
+      };
+      credit(*hops[i].name);
+      if (legs[i].candidate->name != hops[i].name && legs[i].ends_candidate) credit(*legs[i].candidate->name);
     };
     if (!r.ec) {
-      for (auto& p : positions)
-        for (auto& h : p.candidates[p.chosen].hops) record_success(h, p.candidates[p.chosen], true);
+      for (std::size_t i = 0; i < hops.size(); ++i) record_success(i, true);
       co_return r;
     }
     if (hops.empty()) co_return r;
     if (!hop_fault) {
       // The hops did their job; the target failed. Hops before the failing one worked too.
-      for (std::size_t i = 0; i < failed && i < hops.size(); ++i) {
-        auto& c = positions[position_of[i]].candidates[positions[position_of[i]].chosen];
-        for (auto& h : c.hops)
-          if (h.name == hops[i].name) {
-            record_success(h, c, false);
-            break;
-          }
-      }
+      for (std::size_t i = 0; i < failed && i < hops.size(); ++i) record_success(i, false);
       co_return r;
     }
-    auto& pos = positions[position_of[failed]];
-    const auto& cand = pos.candidates[pos.chosen];
+    auto& pos = positions[legs[failed].position];
+    const auto& cand = *legs[failed].candidate;
     const auto* g = pos.group;
     auto max_fails = g ? g->max_fails : 1;
     auto window = to_clock(g ? g->fail_window : config::Seconds(30));
@@ -301,7 +301,7 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
     failures += (failures.empty() ? "" : "; ") + r.error_message();
     bool out_of_time = Clock::now() - started > to_clock(cfg.timeouts.connect);
     if (++pos.chosen == pos.candidates.size() || out_of_time) {
-      r.where = "group " + req.via.chain[position_of[failed]];
+      r.where = "group " + req.via.chain[legs[failed].position];
       r.detail = std::string(out_of_time ? "connect deadline passed; " : "every member failed: ") + failures;
       co_return r;
     }
