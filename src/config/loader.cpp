@@ -238,19 +238,32 @@ std::vector<std::pair<const std::string*, const Hop*>> Config::hops_of(const Ups
   return out;
 }
 
-std::vector<const Hop*> Config::last_hops(const Upstream& up) const {
+namespace {
+
+/// Each one-hop-or-chain that `up` stands for (itself, or each member of a group), reduced to one
+/// of its hops by `pick`.
+template <class Pick> std::vector<const Hop*> edge_hops(const Config& c, const Upstream& up, Pick pick) {
   std::vector<const Hop*> out;
-  auto last_of = [&](const Upstream& u) {
-    auto hops = hops_of(u);
-    if (!hops.empty()) out.push_back(hops.back().second);
+  auto take = [&](const Upstream& u) {
+    if (auto hops = c.hops_of(u); !hops.empty()) out.push_back(pick(hops));
   };
   if (auto* g = std::get_if<Group>(&up.kind)) {
     for (const auto& m : g->members)
-      if (const auto* u = find_upstream(m)) last_of(*u);
+      if (const auto* u = c.find_upstream(m)) take(*u);
   } else {
-    last_of(up);
+    take(up);
   }
   return out;
+}
+
+} // namespace
+
+std::vector<const Hop*> Config::first_hops(const Upstream& up) const {
+  return edge_hops(*this, up, [](const auto& hops) { return hops.front().second; });
+}
+
+std::vector<const Hop*> Config::last_hops(const Upstream& up) const {
+  return edge_hops(*this, up, [](const auto& hops) { return hops.back().second; });
 }
 
 const User* Config::find_user(std::string_view name) const {

@@ -64,22 +64,15 @@ awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::
     ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
   }
   auto space = buf.prepare(size);
-  Deadline deadline(s, limit); // inline rather than with_deadline: one coroutine frame less per read
-  auto [ec, n] = co_await s.async_read_some(space, use_nothrow);
-  if (deadline.settle()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-  if (deadline.fired() && ec == asio::error::operation_aborted) ec = asio::error::timed_out;
+  auto [ec, n] = co_await with_deadline(s.async_read_some(space, use_nothrow), s, limit);
   buf.commit(n);
   co_return ec;
 }
 
 /// Writes all of `buffers` within `limit` (a peer that stops reading for that long is gone).
 template <class Buffers> awaitable<error_code> write_all(tcp::socket& s, const Buffers& buffers, Clock::duration limit) {
-  if (limit <= Clock::duration::zero()) co_return asio::error::timed_out;
-  Deadline deadline(s, limit);
-  auto [ec, n] = co_await asio::async_write(s, buffers, use_nothrow);
+  auto [ec, n] = co_await with_deadline(asio::async_write(s, buffers, use_nothrow), s, limit);
   (void)n;
-  if (deadline.settle()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-  if (deadline.fired() && ec == asio::error::operation_aborted) ec = asio::error::timed_out;
   co_return ec;
 }
 
@@ -437,7 +430,7 @@ private:
     conn_.set("open");
     auto end = co_await relay::run(client_, routed.dial.socket, idle(), conn_.bytes, bytes_of(in_), routed.dial.pending);
     in_.clear();
-    last_result_ = end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok";
+    last_result_ = relay::result_text(end);
     co_return false;
   }
 

@@ -89,8 +89,6 @@ template <class Decode> awaitable<std::size_t> read_hop_message(tcp::socket& s, 
   }
 }
 
-std::string relay_result(relay::RelayEnd end) { return end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok"; }
-
 /// BIND on a direct route: hopgate listens itself.
 awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                    const config::Config& cfg, const TargetAddress& peer, SocksVersion version,
@@ -172,7 +170,7 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
   }
   co_await send_reply(client, version, 0, endpoint_target(from));
   auto end = co_await relay::run(client, peer_socket, to_clock(cfg.timeouts.idle), conn.bytes, client_pending, {});
-  co_return relay_result(end);
+  co_return relay::result_text(end);
 }
 
 /// BIND through an upstream whose last hop speaks SOCKS: that hop listens, we pass on its replies.
@@ -262,7 +260,7 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
   }
   co_await send_reply(client, version, 0, second);
   auto end = co_await relay::run(client, dial.socket, to_clock(cfg.timeouts.idle), conn.bytes, client_pending, buf);
-  co_return relay_result(end);
+  co_return relay::result_text(end);
 }
 
 } // namespace

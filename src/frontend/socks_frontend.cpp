@@ -245,7 +245,7 @@ awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, adm
 
 awaitable<std::string> relay_tunnel(tcp::socket& client, TunnelPlan& tunnel, admin::Connection& conn) {
   auto end = co_await relay::run(client, tunnel.upstream, tunnel.idle, conn.bytes, tunnel.to_upstream, tunnel.to_client);
-  co_return end == relay::RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok";
+  co_return relay::result_text(end);
 }
 
 } // namespace hopgate::frontend

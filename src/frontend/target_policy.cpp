@@ -34,21 +34,9 @@ std::optional<asio::ip::address_v4> nat64_inner(const asio::ip::address& a) {
 
 /// The upstream hops a via starts with (a group stands for each of its members).
 std::vector<const config::Hop*> first_hops(const config::Config& cfg, const config::Via& via) {
-  std::vector<const config::Hop*> out;
-  if (via.kind != config::Via::Kind::chain || via.chain.empty()) return out;
+  if (via.kind != config::Via::Kind::chain || via.chain.empty()) return {};
   const auto* up = cfg.find_upstream(via.chain.front());
-  if (!up) return out;
-  auto first_of = [&](const config::Upstream& u) {
-    auto hops = cfg.hops_of(u);
-    if (!hops.empty()) out.push_back(hops.front().second);
-  };
-  if (auto* g = std::get_if<config::Group>(&up->kind)) {
-    for (auto& m : g->members)
-      if (const auto* mu = cfg.find_upstream(m)) first_of(*mu);
-  } else {
-    first_of(*up);
-  }
-  return out;
+  return up ? cfg.first_hops(*up) : std::vector<const config::Hop*>{};
 }
 
 } // namespace

@@ -181,8 +181,10 @@ struct Config {
   bool deny_private_targets = false; ///< refuse loopback/private/link-local targets (SSRF protection)
 
   const Upstream* find_upstream(std::string_view name) const;
-  /// The single hops an upstream can end on: itself (a hop), its last hop (a chain), or each
-  /// member's last hop (a group). What decides what the last hop is asked to do.
+  /// The single hops an upstream can begin (first_hops) or end (last_hops) with: itself (a hop),
+  /// its first or last hop (a chain), or that of each member (a group). The first hop decides
+  /// what is resolved locally; the last one what it can be asked to do (BIND, UDP, DNS).
+  std::vector<const Hop*> first_hops(const Upstream& up) const;
   std::vector<const Hop*> last_hops(const Upstream& up) const;
   /// The single hops an upstream stands for, in order (a chain's hops; one for a hop; none for a group).
   std::vector<std::pair<const std::string*, const Hop*>> hops_of(const Upstream& up) const;

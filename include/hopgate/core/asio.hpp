@@ -38,16 +38,11 @@ template <class T, class Duration> awaitable<std::optional<T>> with_timeout(awai
 }
 
 /// A deadline for the one operation in flight on a socket (or acceptor), without a coroutine:
-/// when it passes, the target's operations are cancelled. Use:
-///
-///     Deadline d(socket, limit);
-///     auto [ec, n] = co_await socket.async_read_some(buf, use_nothrow);
-///     if (d.settle()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-///     if (d.fired() && ec == asio::error::operation_aborted) ec = asio::error::timed_out;
-///
+/// when it passes, the target's operations are cancelled. with_deadline() below is how it is
+/// used; the settle-then-post step there is what makes the timer's handler safe to refer to it.
 /// Cheaper than with_timeout on hot paths: one timer wait with a plain handler instead of a
 /// parallel group that spawns a coroutine for each side. Only for an operation that is alone on
-/// its target (cancel() stops every operation on it).
+/// its target, or whose neighbours may fail with it (cancel() stops every operation on it).
 class Deadline {
 public:
   template <class Target>

@@ -20,6 +20,9 @@ struct Counters {
 
 enum class RelayEnd { closed, idle_timeout, error };
 
+/// The access log's result for a tunnel that was relayed: "ok", or "ok (idle timeout)".
+inline const char* result_text(RelayEnd end) { return end == RelayEnd::idle_timeout ? "ok (idle timeout)" : "ok"; }
+
 /// Relays until both directions ended or `idle` passes with no byte either way.
 /// `to_upstream_first` / `to_client_first` are bytes already read during the handshake.
 awaitable<RelayEnd> run(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters,
