@@ -320,25 +320,29 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
     json h{{"name", name}};
     if (!up) {
       h["error"] = "not configured";
-    } else if (auto* hop = std::get_if<config::Hop>(&up->kind)) {
-      h["kind"] = config::to_string(hop->scheme);
-      h["url"] = upstream_url(*hop);
-      h["remote_dns"] = hop->remote_dns();
-      chosen.push_back(hop);
-    } else if (auto* ch = std::get_if<config::Chain>(&up->kind)) {
-      h["kind"] = "chain";
-      h["hops"] = ch->hops;
-      for (auto [hop_name, hop] : cfg.hops_of(*up)) chosen.push_back(hop);
     } else {
-      const auto& g = std::get<config::Group>(up->kind);
-      h["kind"] = "group";
-      h["members"] = g.members;
-      for (auto& m : g.members)
-        if (auto* mu = cfg.find_upstream(m))
-          if (auto member_hops = cfg.hops_of(*mu); !member_hops.empty()) {
-            for (auto [hop_name, hop] : member_hops) chosen.push_back(hop);
+      // What the hops would be: the upstream's own, or the first member's that has any.
+      const config::Upstream* stands_for = up;
+      if (auto* hop = std::get_if<config::Hop>(&up->kind)) {
+        h["kind"] = config::to_string(hop->scheme);
+        h["url"] = upstream_url(*hop);
+        h["remote_dns"] = hop->remote_dns();
+      } else if (auto* ch = std::get_if<config::Chain>(&up->kind)) {
+        h["kind"] = "chain";
+        h["hops"] = ch->hops;
+      } else {
+        const auto& g = std::get<config::Group>(up->kind);
+        h["kind"] = "group";
+        h["members"] = g.members;
+        stands_for = nullptr;
+        for (auto& m : g.members)
+          if (auto* mu = cfg.find_upstream(m); mu && !cfg.hops_of(*mu).empty()) {
+            stands_for = mu;
             break;
           }
+      }
+      if (stands_for)
+        for (auto named : cfg.hops_of(*stands_for)) chosen.push_back(named.hop);
     }
     hops.push_back(std::move(h));
   }

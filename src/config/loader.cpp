@@ -228,13 +228,13 @@ const Upstream* Config::find_upstream(std::string_view name) const {
   return nullptr;
 }
 
-std::vector<std::pair<const std::string*, const Hop*>> Config::hops_of(const Upstream& up) const {
-  std::vector<std::pair<const std::string*, const Hop*>> out;
-  if (auto* h = std::get_if<Hop>(&up.kind)) out.emplace_back(&up.name, h);
+std::vector<NamedHop> Config::hops_of(const Upstream& up) const {
+  std::vector<NamedHop> out;
+  if (auto* h = std::get_if<Hop>(&up.kind)) out.push_back({&up.name, h});
   else if (auto* c = std::get_if<Chain>(&up.kind))
     for (const auto& name : c->hops)
       if (const auto* u = find_upstream(name))
-        if (auto* h = std::get_if<Hop>(&u->kind)) out.emplace_back(&u->name, h);
+        if (auto* h = std::get_if<Hop>(&u->kind)) out.push_back({&u->name, h});
   return out;
 }
 
@@ -259,11 +259,11 @@ template <class Pick> std::vector<const Hop*> edge_hops(const Config& c, const U
 } // namespace
 
 std::vector<const Hop*> Config::first_hops(const Upstream& up) const {
-  return edge_hops(*this, up, [](const auto& hops) { return hops.front().second; });
+  return edge_hops(*this, up, [](const auto& hops) { return hops.front().hop; });
 }
 
 std::vector<const Hop*> Config::last_hops(const Upstream& up) const {
-  return edge_hops(*this, up, [](const auto& hops) { return hops.back().second; });
+  return edge_hops(*this, up, [](const auto& hops) { return hops.back().hop; });
 }
 
 const User* Config::find_user(std::string_view name) const {

@@ -459,15 +459,15 @@ private:
     if (d.via.kind == config::Via::Kind::chain && !d.via.chain.empty()) {
       const auto* last = cfg.find_upstream(d.via.chain.back());
       // The last element may be a named chain: its last hop is the one that gets the request.
-      auto last_hops = last ? cfg.hops_of(*last) : std::vector<std::pair<const std::string*, const config::Hop*>>{};
-      const auto* hop = last_hops.empty() ? nullptr : last_hops.back().second;
+      auto last_hops = last ? cfg.hops_of(*last) : std::vector<config::NamedHop>{};
+      const auto* hop = last_hops.empty() ? nullptr : last_hops.back().hop;
       if (hop && hop->scheme == config::Hop::Scheme::http) {
         // An HTTP parent takes the request in absolute-form: reach it through the hops before it.
         p.parent = true;
-        p.parent_name = *last_hops.back().first;
+        p.parent_name = *last_hops.back().name;
         config::Via before = d.via;
         before.chain.pop_back();
-        for (std::size_t i = 0; i + 1 < last_hops.size(); ++i) before.chain.push_back(*last_hops[i].first);
+        for (std::size_t i = 0; i + 1 < last_hops.size(); ++i) before.chain.push_back(*last_hops[i].name);
         if (before.chain.empty()) before.kind = config::Via::Kind::direct;
         p.dial.via = before;
         p.dial.target = TargetAddress::from_host(hop->host, hop->port);

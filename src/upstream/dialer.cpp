@@ -23,17 +23,12 @@ bool reply_about_target(const error_code& ec) {
          e == ProxyError::address_type_not_supported || e == ProxyError::command_not_supported;
 }
 
-struct HopRef {
-  const std::string* name;
-  const config::Hop* hop;
-};
-
 /// One attempt along a fixed list of hops.
 /// `failed_index` and `hop_fault` say which hop is to blame when the attempt fails: the hop we
 /// could not reach or that broke its handshake, or the next hop when a hop reports that it
 /// could not reach it. A failure the last hop reports about the target is nobody's fault.
 /// `attempt_deadline` bounds the whole attempt (connects and handshakes) on top of each hop's timeout.
-awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<HopRef>& hops, dns::Resolver& resolver,
+awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config::NamedHop>& hops, dns::Resolver& resolver,
                                 std::size_t& failed_index, bool& hop_fault, Clock::time_point attempt_deadline) {
   auto ex = co_await asio::this_coro::executor;
   const auto& cfg = *req.snapshot->config;
@@ -198,18 +193,14 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   // sees an error only when every member failed.
   struct Candidate {
     const std::string* name;   ///< the upstream health is kept for (a chain member: the chain)
-    std::vector<HopRef> hops;  ///< one, or a named chain's hops
+    std::vector<config::NamedHop> hops;  ///< one, or a named chain's hops
   };
   struct Position {
     std::vector<Candidate> candidates;
     const config::Group* group = nullptr;
     std::size_t chosen = 0;
   };
-  auto candidate_of = [&cfg](const config::Upstream& up) {
-    Candidate c{&up.name, {}};
-    for (auto [name, hop] : cfg.hops_of(up)) c.hops.push_back({name, hop});
-    return c;
-  };
+  auto candidate_of = [&cfg](const config::Upstream& up) { return Candidate{&up.name, cfg.hops_of(up)}; };
   std::string hash_input;
   std::vector<Position> positions;
   if (req.via.kind == config::Via::Kind::chain) {
@@ -247,7 +238,7 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
       const Candidate* candidate;
       bool ends_candidate; ///< the last hop of its candidate: the chain as a whole worked
     };
-    std::vector<HopRef> hops;
+    std::vector<config::NamedHop> hops;
     std::vector<Leg> legs;
     for (std::size_t i = 0; i < positions.size(); ++i) {
       const auto& c = positions[i].candidates[positions[i].chosen];

@@ -162,8 +162,8 @@ TEST(ConfigLoader, NamedChainsAndChainMembers) {
   ASSERT_NE(pair, nullptr);
   auto hops = c.hops_of(*pair);
   ASSERT_EQ(hops.size(), 2u);
-  EXPECT_EQ(*hops[0].first, "a");
-  EXPECT_EQ(*hops[1].first, "b");
+  EXPECT_EQ(*hops[0].name, "a");
+  EXPECT_EQ(*hops[1].name, "b");
   // The hops a group can end on: each member's last hop.
   auto last = c.last_hops(*c.find_upstream("pool"));
   ASSERT_EQ(last.size(), 2u);

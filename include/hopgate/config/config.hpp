@@ -79,6 +79,12 @@ struct Group {
   std::string probe;         ///< host:port the probe connects to through the member
 };
 
+/// A single hop and the upstream name it goes by (pointers into the Config).
+struct NamedHop {
+  const std::string* name;
+  const Hop* hop;
+};
+
 /// A named chain of single hops, first hop first: one upstream that a route or a group can use
 /// like any other (a group member that is a chain is tried, and marked down, as a whole).
 struct Chain {
@@ -187,7 +193,7 @@ struct Config {
   std::vector<const Hop*> first_hops(const Upstream& up) const;
   std::vector<const Hop*> last_hops(const Upstream& up) const;
   /// The single hops an upstream stands for, in order (a chain's hops; one for a hop; none for a group).
-  std::vector<std::pair<const std::string*, const Hop*>> hops_of(const Upstream& up) const;
+  std::vector<NamedHop> hops_of(const Upstream& up) const;
   const User* find_user(std::string_view name) const;
 };
 
