@@ -19,20 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-json base_config() {
-  return json::parse(R"({
-    "listeners": {
-      "socks": { "listen": "127.0.0.1:0" },
-      "http":  { "listen": "127.0.0.1:0" },
-      "admin": { "listen": "127.0.0.1:0" }
-    },
-    "default": { "via": "direct" },
-    "timeouts": { "handshake": 30 }
-  })");
-}
-
-std::string proxy_url(const HopgateProcess& hg) { return "http://127.0.0.1:" + std::to_string(hg.port("http")); }
-
 /// Runs `hopgate --config FILE` and waits for it to exit on its own (a refused config).
 struct StartResult {
   int exit_code = -1;

@@ -7,6 +7,8 @@
 #include "support/net.hpp"
 #include "support/socks_wire.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <arpa/inet.h>
 #include <atomic>
 #include <cstring>
@@ -21,6 +23,22 @@
 #include <unistd.h>
 
 namespace hopgate::test::hardening {
+
+/// SOCKS, HTTP and admin listeners on ephemeral loopback ports, direct routing, a handshake
+/// timeout long enough that only the test decides when a client is too slow.
+inline nlohmann::json base_config() {
+  return nlohmann::json::parse(R"({
+    "listeners": {
+      "socks": { "listen": "127.0.0.1:0" },
+      "http":  { "listen": "127.0.0.1:0" },
+      "admin": { "listen": "127.0.0.1:0" }
+    },
+    "default": { "via": "direct" },
+    "timeouts": { "handshake": 30 }
+  })");
+}
+
+inline std::string proxy_url(const HopgateProcess& hg) { return "http://127.0.0.1:" + std::to_string(hg.port("http")); }
 
 /// Connects from `source` (an IPv4 loopback address) to 127.0.0.1:port; an invalid Fd on failure.
 inline Fd connect_from(const std::string& source, std::uint16_t port, std::chrono::milliseconds timeout = 5s) {

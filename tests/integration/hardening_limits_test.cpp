@@ -21,20 +21,10 @@ using nlohmann::json;
 namespace {
 
 json limits_config(std::size_t total, std::size_t per_client) {
-  auto cfg = json::parse(R"({
-    "listeners": {
-      "socks": { "listen": "127.0.0.1:0" },
-      "http":  { "listen": "127.0.0.1:0" },
-      "admin": { "listen": "127.0.0.1:0" }
-    },
-    "default": { "via": "direct" },
-    "timeouts": { "handshake": 30 }
-  })");
+  auto cfg = base_config();
   cfg["limits"] = {{"max_connections", total}, {"max_connections_per_client", per_client}};
   return cfg;
 }
-
-std::string proxy_url(const HopgateProcess& hg) { return "http://127.0.0.1:" + std::to_string(hg.port("http")); }
 
 /// Polls `check` every 50 ms until it holds or `timeout` passes.
 template <class F> bool eventually(F check, std::chrono::milliseconds timeout = 10s) {

@@ -3,6 +3,7 @@
 // origin accepts.
 #include "support/curl.hpp"
 #include "support/hopgate_process.hpp"
+#include "support/http_wire.hpp"
 #include "support/net.hpp"
 #include "support/origin.hpp"
 #include "support/peers.hpp"
@@ -48,75 +49,15 @@ std::string lower(std::string s) {
   return s;
 }
 
-/// The value of header `name` in a response head ("" when absent).
-std::string header_of(const std::string& head, const std::string& name) {
-  auto l = lower(head);
-  auto key = "\r\n" + lower(name) + ":";
-  auto p = l.find(key);
-  if (p == std::string::npos) return {};
-  p += key.size();
-  auto e = head.find("\r\n", p);
-  auto v = head.substr(p, e - p);
-  while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-  return v;
-}
-
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
 std::string text(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
-struct RawResponse {
-  int status = 0;
-  std::string head;
-  std::string body;
-};
-
-/// Reads one HTTP response from a raw socket (Content-Length, chunked, or until close).
-std::optional<RawResponse> read_response(const Fd& fd, bool no_body = false, std::chrono::milliseconds timeout = 10s) {
-  RawResponse r;
-  while (!r.head.ends_with("\r\n\r\n")) {
-    auto b = recv_exact(fd, 1, timeout);
-    if (!b) return std::nullopt;
-    r.head.push_back(static_cast<char>((*b)[0]));
-    if (r.head.size() > (1u << 20)) return std::nullopt;
-  }
-  if (r.head.size() < 12) return std::nullopt;
-  r.status = std::stoi(r.head.substr(9, 3));
-  if (no_body || r.status / 100 == 1 || r.status == 204 || r.status == 304) return r;
-  auto cl = header_of(r.head, "Content-Length");
-  if (!cl.empty()) {
-    auto n = std::stoull(cl);
-    if (n) {
-      auto b = recv_exact(fd, n, timeout);
-      if (!b) return std::nullopt;
-      r.body = text(*b);
-    }
-    return r;
-  }
-  if (lower(header_of(r.head, "Transfer-Encoding")) == "chunked") {
-    for (;;) {
-      std::string line;
-      while (!line.ends_with("\r\n")) {
-        auto b = recv_exact(fd, 1, timeout);
-        if (!b) return std::nullopt;
-        line.push_back(static_cast<char>((*b)[0]));
-      }
-      auto size = std::stoull(line, nullptr, 16);
-      auto b = recv_exact(fd, size + 2, timeout);
-      if (!b) return std::nullopt;
-      if (size == 0) return r;
-      r.body += text(*b).substr(0, size);
-    }
-  }
-  r.body = text(recv_until_close(fd, timeout).data);
-  return r;
-}
-
 /// One request on a fresh raw connection to the proxy; returns the response.
-std::optional<RawResponse> raw_exchange(const HopgateProcess& hg, const std::string& request, bool no_body = false) {
+std::optional<HttpResponse> raw_exchange(const HopgateProcess& hg, const std::string& request, bool no_body = false) {
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   if (!send_all(fd, request)) return std::nullopt;
-  return read_response(fd, no_body);
+  return read_http_response(fd, no_body);
 }
 
 std::string origin_authority(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
@@ -303,7 +244,7 @@ TEST(HttpFrontend, NoContentAndNotModifiedKeepTheConnection) {
   for (const char* path : {"/204", "/304", "/after"}) {
     SCOPED_TRACE(path);
     ASSERT_TRUE(send_all(fd, "GET http://" + host + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
-    auto r = read_response(fd);
+    auto r = read_http_response(fd);
     ASSERT_TRUE(r);
     std::string p = path;
     int want = p == "/204" ? 204 : p == "/304" ? 304 : 200;
@@ -327,7 +268,7 @@ TEST(HttpFrontend, ReadUntilCloseResponseIsRechunkedForHttp11) {
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   for (int i = 0; i < 2; ++i) { // the client connection survives the origin's close
     ASSERT_TRUE(send_all(fd, "GET http://" + host + "/x HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
-    auto r = read_response(fd);
+    auto r = read_http_response(fd);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(lower(header_of(r->head, "Transfer-Encoding")), "chunked");
@@ -373,7 +314,7 @@ TEST(HttpFrontend, Http10Client) {
   Fd ka = connect_tcp("127.0.0.1", hg.port("http"));
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(send_all(ka, "GET http://" + host + "/hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
-    auto resp = read_response(ka);
+    auto resp = read_http_response(ka);
     ASSERT_TRUE(resp);
     EXPECT_EQ(resp->body, "hello from origin\n");
     EXPECT_EQ(lower(header_of(resp->head, "Connection")), "keep-alive");
@@ -420,8 +361,8 @@ TEST(HttpFrontend, PipelinedRequestsAnsweredInOrder) {
   std::string one = "GET http://" + host + "/hello HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
   std::string two = "GET http://" + host + "/bytes/10 HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
   ASSERT_TRUE(send_all(fd, one + two));
-  auto r1 = read_response(fd);
-  auto r2 = read_response(fd);
+  auto r1 = read_http_response(fd);
+  auto r2 = read_http_response(fd);
   ASSERT_TRUE(r1 && r2);
   EXPECT_EQ(r1->body, "hello from origin\n");
   EXPECT_EQ(r2->body, text(deterministic_bytes(kOriginBytesSeed, 10)));
@@ -444,7 +385,7 @@ TEST(HttpFrontend, StalePooledConnectionIsRetriedForIdempotentOnly) {
   for (int i = 0; i < 3; ++i) {
     SCOPED_TRACE(i);
     ASSERT_TRUE(send_all(fd, get));
-    auto r = read_response(fd);
+    auto r = read_http_response(fd);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "yes");
@@ -453,7 +394,7 @@ TEST(HttpFrontend, StalePooledConnectionIsRetriedForIdempotentOnly) {
   EXPECT_EQ(origin.connections_accepted(), 3u);
   // A POST on a pooled connection that dies is not sent again: the client hears 502.
   ASSERT_TRUE(send_all(fd, "POST http://" + host + "/p HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 2\r\n\r\nhi"));
-  auto p = read_response(fd);
+  auto p = read_http_response(fd);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->status, 502) << p->head << p->body;
   EXPECT_EQ(origin.connections_accepted(), 3u);
@@ -482,7 +423,7 @@ TEST(HttpFrontend, EarlyResponseBeforeTheBodyEndsTheExchange) {
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   ASSERT_TRUE(send_all(fd, "POST " + origin.url("/up") + " HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n"));
   ASSERT_TRUE(send_all(fd, std::string(100000, 'x')));
-  auto r = read_response(fd);
+  auto r = read_http_response(fd);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(r->body, "too big\n");
@@ -500,7 +441,7 @@ TEST(HttpFrontend, IdleKeepAliveClientIsClosedAfterTheTimeout) {
   HopgateProcess hg(proxy_config({{"timeouts", {{"http_keepalive", 0.5}}}}));
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   ASSERT_TRUE(send_all(fd, "GET " + origin.url("/hello") + " HTTP/1.1\r\n\r\n"));
-  auto r = read_response(fd);
+  auto r = read_http_response(fd);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   auto started = std::chrono::steady_clock::now();
@@ -512,7 +453,7 @@ TEST(HttpFrontend, SlowRequestHeadIs408) {
   HopgateProcess hg(proxy_config({{"timeouts", {{"http_request", 0.5}}}}));
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   ASSERT_TRUE(send_all(fd, "GET http://example.test/ HTTP/1.1\r\nHost: exa"));
-  auto r = read_response(fd, false, 5s);
+  auto r = read_http_response(fd, false, 5s);
   ASSERT_TRUE(r) << "no reply to a stalled head";
   EXPECT_EQ(r->status, 408);
   EXPECT_TRUE(wait_closed(fd, 5s));
@@ -523,7 +464,7 @@ TEST(HttpFrontend, DrainingClosesIdleKeepAliveClients) {
   HopgateProcess hg(proxy_config());
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   ASSERT_TRUE(send_all(fd, "GET " + origin.url("/hello") + " HTTP/1.1\r\n\r\n"));
-  ASSERT_TRUE(read_response(fd));
+  ASSERT_TRUE(read_http_response(fd));
   auto started = std::chrono::steady_clock::now();
   auto st = hg.stop();
   EXPECT_TRUE(st.clean()) << st.describe();
@@ -644,11 +585,11 @@ TEST(HttpFrontend, ProxyAuthentication) {
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   std::string authority = origin_authority(origin.port());
   ASSERT_TRUE(send_all(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
-  auto r = read_response(fd);
+  auto r = read_http_response(fd);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 407);
   ASSERT_TRUE(send_all(fd, "GET http://" + authority + "/hello HTTP/1.1\r\nProxy-Authorization: Basic YWxpY2U6czNjcmV0Ong=\r\n\r\n"));
-  r = read_response(fd);
+  r = read_http_response(fd);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "hello from origin\n");
@@ -714,7 +655,7 @@ TEST(HttpFrontendErrors, RequestToTheProxyItselfIsRefused) {
   // connection that asked for somewhere else first.
   Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
   ASSERT_TRUE(send_all(fd, "GET http://" + hg.address("http") + "/ HTTP/1.1\r\n\r\n"));
-  auto r = read_response(fd);
+  auto r = read_http_response(fd);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403) << r->body;
   EXPECT_TRUE(contains(r->body, "own listener")) << r->body;

@@ -5,6 +5,7 @@
 // gets, and a SOCKS5 server that records what it was asked for.
 #include "support/curl.hpp"
 #include "support/hopgate_process.hpp"
+#include "support/http_wire.hpp"
 #include "support/net.hpp"
 #include "support/origin.hpp"
 #include "support/socks_wire.hpp"
@@ -99,72 +100,15 @@ inline CurlResult fetch(Client client, const HopgateProcess& hg, const std::stri
 // ------------------------------------------------------------------------------------------------
 // Raw HTTP: the admin API and proxy error answers
 
-struct HttpReply {
-  int status = 0;
-  std::string head;
-  std::string body;
-  std::string describe() const { return head + body; }
-};
-
-/// Reads one response (Content-Length, chunked, or until close). nullopt when nothing complete arrived.
-inline std::optional<HttpReply> read_http_reply(const Fd& fd, std::chrono::milliseconds timeout = 15s) {
-  HttpReply r;
-  while (!r.head.ends_with("\r\n\r\n")) {
-    auto b = recv_exact(fd, 1, timeout);
-    if (!b) return std::nullopt;
-    r.head.push_back(static_cast<char>((*b)[0]));
-    if (r.head.size() > (1u << 20)) return std::nullopt;
-  }
-  if (r.head.size() < 12 || !r.head.starts_with("HTTP/")) return std::nullopt;
-  r.status = std::stoi(r.head.substr(9, 3));
-  auto l = lower(r.head);
-  auto header = [&](const std::string& name) -> std::optional<std::string> {
-    auto p = l.find("\r\n" + name + ":");
-    if (p == std::string::npos) return std::nullopt;
-    p += name.size() + 3;
-    auto e = r.head.find("\r\n", p);
-    auto v = r.head.substr(p, e - p);
-    while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-    return v;
-  };
-  if (auto cl = header("content-length")) {
-    auto n = std::stoull(*cl);
-    if (n) {
-      auto b = recv_exact(fd, n, timeout);
-      if (!b) return std::nullopt;
-      r.body.assign(b->begin(), b->end());
-    }
-    return r;
-  }
-  if (auto te = header("transfer-encoding"); te && lower(*te) == "chunked") {
-    for (;;) {
-      std::string line;
-      while (!line.ends_with("\r\n")) {
-        auto b = recv_exact(fd, 1, timeout);
-        if (!b) return std::nullopt;
-        line.push_back(static_cast<char>((*b)[0]));
-      }
-      auto size = std::stoull(line, nullptr, 16);
-      auto b = recv_exact(fd, size + 2, timeout);
-      if (!b) return std::nullopt;
-      if (size == 0) return r;
-      r.body.append(b->begin(), b->begin() + static_cast<std::ptrdiff_t>(size));
-    }
-  }
-  auto rest = recv_until_close(fd, timeout);
-  r.body.assign(rest.data.begin(), rest.data.end());
-  return r;
-}
-
 /// Sends `request` on a new connection to 127.0.0.1:port and reads one response.
-inline std::optional<HttpReply> http_exchange(std::uint16_t port, const std::string& request) {
+inline std::optional<HttpResponse> http_exchange(std::uint16_t port, const std::string& request) {
   Fd fd = connect_tcp("127.0.0.1", port);
   if (!send_all(fd, request)) return std::nullopt;
-  return read_http_reply(fd);
+  return read_http_response(fd, false, 15s);
 }
 
 /// GET path from hopgate's admin API.
-inline HttpReply admin_get(const HopgateProcess& hg, const std::string& path) {
+inline HttpResponse admin_get(const HopgateProcess& hg, const std::string& path) {
   auto r = http_exchange(hg.port("admin"), "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   if (!r) throw std::runtime_error("admin API: no answer to GET " + path);
   return *r;
@@ -261,14 +205,14 @@ inline int socks4_reply(const HopgateProcess& hg, const std::string& host, std::
 }
 
 /// CONNECT host:port through hopgate's HTTP front end; the answer (status, body).
-inline HttpReply http_connect(const HopgateProcess& hg, const std::string& host_port) {
+inline HttpResponse http_connect(const HopgateProcess& hg, const std::string& host_port) {
   auto r = http_exchange(hg.port("http"), "CONNECT " + host_port + " HTTP/1.1\r\nHost: " + host_port + "\r\n\r\n");
   if (!r) throw std::runtime_error("no answer to CONNECT " + host_port);
   return *r;
 }
 
 /// GET url (absolute-URI) through hopgate's HTTP front end.
-inline HttpReply http_forward(const HopgateProcess& hg, const std::string& url) {
+inline HttpResponse http_forward(const HopgateProcess& hg, const std::string& url) {
   auto start = url.find("://");
   auto host = url.substr(start + 3, url.find('/', start + 3) - start - 3);
   auto r = http_exchange(hg.port("http"), "GET " + url + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
