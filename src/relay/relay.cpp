@@ -274,9 +274,10 @@ private:
   asio::steady_timer done_signal_; ///< never expires: cancelled when the tunnel is over
 };
 
-awaitable<error_code> write_first(tcp::socket& to, std::span<const std::uint8_t> bytes) {
+/// Bytes read during the handshake go first; a peer that takes none of them for `idle` is gone.
+awaitable<error_code> write_first(tcp::socket& to, std::span<const std::uint8_t> bytes, Clock::duration idle) {
   if (bytes.empty()) co_return error_code{};
-  auto [ec, n] = co_await asio::async_write(to, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
+  auto [ec, n] = co_await with_deadline(asio::async_write(to, asio::buffer(bytes.data(), bytes.size()), use_nothrow), to, idle);
   (void)n;
   co_return ec;
 }
@@ -285,9 +286,9 @@ awaitable<error_code> write_first(tcp::socket& to, std::span<const std::uint8_t>
 
 awaitable<RelayEnd> run(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters,
                         std::span<const std::uint8_t> to_upstream_first, std::span<const std::uint8_t> to_client_first) {
-  if (co_await write_first(upstream, to_upstream_first)) co_return RelayEnd::error;
+  if (co_await write_first(upstream, to_upstream_first, idle)) co_return RelayEnd::error;
   counters.up.fetch_add(to_upstream_first.size(), std::memory_order_relaxed);
-  if (co_await write_first(client, to_client_first)) co_return RelayEnd::error;
+  if (co_await write_first(client, to_client_first, idle)) co_return RelayEnd::error;
   counters.down.fetch_add(to_client_first.size(), std::memory_order_relaxed);
 
   error_code ec;
