@@ -428,9 +428,12 @@ private:
       co_return false;
     }
     conn_.set("open");
-    auto end = co_await relay::run(client_, routed.dial.socket, idle(), conn_.bytes, bytes_of(in_), routed.dial.pending);
+    // The session relays it once this session's frames are gone (tunnel_plan.hpp).
+    auto pending = bytes_of(in_);
+    tunnel_.emplace(TunnelPlan{std::move(routed.dial.socket), {pending.begin(), pending.end()},
+                               std::move(routed.dial.pending), std::move(routed.dial.holds), idle()});
     in_.clear();
-    last_result_ = relay::result_text(end);
+    last_result_ = "ok";
     co_return false;
   }
 
@@ -859,6 +862,9 @@ public:
     held_.reset();
   }
 
+  /// The tunnel a CONNECT left to relay, if any.
+  std::optional<TunnelPlan> take_tunnel() { return std::move(tunnel_); }
+
 private:
   /// An upstream connection kept for this client between its requests: a kept-alive client
   /// reuses its own upstream connection without going through the pool (whose per-origin idle
@@ -878,15 +884,18 @@ private:
   std::size_t requests_ = 0;
   std::string last_result_;
   std::optional<Held> held_;
+  std::optional<TunnelPlan> tunnel_; ///< set by a CONNECT that succeeded
 };
 
 } // namespace
 
 awaitable<std::string> serve_http(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
-                                  std::vector<std::uint8_t> buffered, config::AuthMode auth) {
+                                  std::vector<std::uint8_t> buffered, config::AuthMode auth,
+                                  std::optional<TunnelPlan>& tunnel) {
   HttpSession session(client, ctx, conn, auth);
   auto result = co_await session.run(std::move(buffered));
   session.release_held();
+  tunnel = session.take_tunnel();
   co_return result;
 }
 

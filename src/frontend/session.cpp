@@ -4,6 +4,7 @@
 #include "hopgate/frontend/http_frontend.hpp"
 #include "hopgate/frontend/route_request.hpp"
 #include "hopgate/frontend/socks_frontend.hpp"
+#include "hopgate/relay/relay.hpp"
 
 #include <boost/asio/write.hpp>
 #include <algorithm>
@@ -101,8 +102,8 @@ awaitable<std::string> refuse_http_over_limit(tcp::socket& client, std::vector<s
 }
 
 /// Reads the first bytes, tells SOCKS (0x04, 0x05) from HTTP (a method's letters) and serves
-/// the protocol. `proto` is set once the protocol is known; `tunnel` when a SOCKS CONNECT is
-/// left to relay.
+/// the protocol. `proto` is set once the protocol is known; `tunnel` when a CONNECT (SOCKS or
+/// HTTP) is left to relay.
 awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                          const config::Config& cfg, const config::Listener* lcfg,
                                          const ListenerInfo& listener, const ConnectionLimits::Slot& slot,
@@ -128,8 +129,60 @@ awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ct
   if (slot.over_limit() && *proto == config::Protocol::http)
     co_return co_await refuse_http_over_limit(client, std::move(first), cfg, slot.which());
   if (*proto == config::Protocol::socks) co_return co_await serve_socks(client, ctx, conn, std::move(first), auth, tunnel);
-  co_return co_await serve_http(client, ctx, conn, std::move(first), auth);
+  co_return co_await serve_http(client, ctx, conn, std::move(first), auth, tunnel);
 }
+
+/// What every session does at its end: stats, the access-log line, out of the registry.
+void end_session(Shared& shared, admin::Connection& conn, ConnectionLimits::Slot& slot,
+                 std::optional<config::Protocol> proto, std::string_view result, Clock::time_point started) {
+  if (proto) {
+    std::string route;
+    ProxyError error;
+    {
+      std::lock_guard lock(conn.mutex);
+      route = conn.route;
+      error = conn.error;
+    }
+    shared.stats.on_close(*proto, route, conn.bytes.up.load(), conn.bytes.down.load(), error);
+  }
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.kill = nullptr;
+  }
+  slot.release();
+  log_close(conn, result, Clock::now() - started);
+  shared.registry.close(conn.id);
+}
+
+/// The end of a session whose tunnel outlived its coroutine: what the coroutine would have
+/// done after relaying.
+class SessionEnd final : public relay::TunnelEnd {
+public:
+  SessionEnd(Shared& shared, std::shared_ptr<admin::Connection> conn, ConnectionLimits::Slot slot,
+             std::optional<config::Protocol> proto, Clock::time_point started, std::vector<std::shared_ptr<void>> holds)
+      : shared_(shared), conn_(std::move(conn)), slot_(std::move(slot)), proto_(proto), started_(started),
+        holds_(std::move(holds)) {}
+  ~SessionEnd() override {
+    std::lock_guard lock(conn_->mutex);
+    conn_->kill = nullptr; // the closer refers to a tunnel that is gone
+  }
+  void started(relay::TunnelCloser close) override {
+    std::lock_guard lock(conn_->mutex);
+    conn_->kill = close;
+  }
+  void operator()(relay::RelayEnd end) override {
+    holds_.clear(); // the hops' active-connection counts drop with the tunnel
+    end_session(shared_, *conn_, slot_, proto_, relay::result_text(end), started_);
+  }
+
+private:
+  Shared& shared_;
+  std::shared_ptr<admin::Connection> conn_;
+  ConnectionLimits::Slot slot_;
+  std::optional<config::Protocol> proto_;
+  Clock::time_point started_;
+  std::vector<std::shared_ptr<void>> holds_; ///< keeps the hops' active-connection counts up
+};
 
 } // namespace
 
@@ -179,29 +232,23 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
   auto started = Clock::now();
   client.set_option(tcp::no_delay(true), ec);
 
-  // The protocol's handshake runs in its own coroutine: its frames are gone before a SOCKS
-  // tunnel starts relaying, so a long-lived tunnel keeps only this frame and the relay's.
+  // The protocol's handshake runs in its own coroutine, and a CONNECT's tunnel is handed
+  // to a relay that owns its sockets: a long-lived tunnel keeps none of these frames.
   std::optional<TunnelPlan> tunnel;
   std::optional<config::Protocol> proto;
   auto result = co_await serve_first_bytes(client, ctx, *conn, cfg, lcfg, listener, slot, tunnel, proto);
-  if (tunnel) result = co_await relay_tunnel(client, *tunnel, *conn);
-  if (proto) {
-    std::string route;
-    ProxyError error;
-    {
-      std::lock_guard lock(conn->mutex);
-      route = conn->route;
-      error = conn->error;
+  if (tunnel) {
+    auto& t = *tunnel;
+    if (!co_await relay::write_first(client, t.upstream, t.idle, conn->bytes, t.to_upstream, t.to_client)) {
+      auto& counters = conn->bytes; // before conn moves into the end
+      relay::start(std::move(client), std::move(t.upstream), t.idle, counters,
+                   std::make_unique<SessionEnd>(ctx.shared, std::move(conn), std::move(slot), proto, started,
+                                                std::move(t.holds)));
+      co_return;
     }
-    ctx.shared.stats.on_close(*proto, route, conn->bytes.up.load(), conn->bytes.down.load(), error);
+    result = relay::result_text(relay::RelayEnd::error);
   }
-  {
-    std::lock_guard lock(conn->mutex);
-    conn->kill = nullptr;
-  }
-  slot.release();
-  log_close(*conn, result, Clock::now() - started);
-  ctx.shared.registry.close(conn->id);
+  end_session(ctx.shared, *conn, slot, proto, result, started);
 }
 
 } // namespace hopgate::frontend

@@ -243,9 +243,4 @@ awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, adm
   co_return "bad version";
 }
 
-awaitable<std::string> relay_tunnel(tcp::socket& client, TunnelPlan& tunnel, admin::Connection& conn) {
-  auto end = co_await relay::run(client, tunnel.upstream, tunnel.idle, conn.bytes, tunnel.to_upstream, tunnel.to_client);
-  co_return relay::result_text(end);
-}
-
 } // namespace hopgate::frontend

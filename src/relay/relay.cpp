@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <memory>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace hopgate::relay {
@@ -76,30 +77,60 @@ bool splice_enabled() {
 
 enum class Step { more, wait_read, wait_write, eof, failed, unsupported };
 
-/// One tunnel's two directions, driven by plain completion handlers rather than coroutines:
-/// an idle tunnel then holds this object, two socket waits and a timer, not a tree of
-/// coroutine frames (awaitable operators cost about 5 KiB per tunnel, bench/NOTES.md, run of 02:47).
-/// Everything runs on the sockets' io_context, one handler at a time; the coroutine that started
-/// it is resumed (through a post) only when no handler refers to this object any more.
+} // namespace
+
+/// One tunnel's two directions, driven by plain completion handlers rather than coroutines: an
+/// idle tunnel holds this object and two socket waits and a timer, not a tree of coroutine
+/// frames (bench/NOTES.md). It lives on the heap and goes away by itself: each pending handler
+/// holds it (Hold), and when the last one lets go the tunnel is over, or abandoned because its
+/// io_context is being destroyed with the handlers unrun. Everything runs on the sockets'
+/// io_context, one handler at a time.
 class Tunnel {
 public:
   Tunnel(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters)
       : idle_(idle), timer_(client.get_executor()),
-        dirs_{Direction{&client, &upstream, &counters.up}, Direction{&upstream, &client, &counters.down}},
-        done_signal_(client.get_executor(), Clock::time_point::max()) {}
+        dirs_{Direction{&client, &upstream, &counters.up}, Direction{&upstream, &client, &counters.down}} {
+    error_code ignored;
+    client.non_blocking(true, ignored);
+    upstream.non_blocking(true, ignored);
+  }
+  Tunnel(const Tunnel&) = delete;
+  Tunnel& operator=(const Tunnel&) = delete;
 
-  /// Relays until both directions ended (or the idle timeout), then says how it ended.
-  awaitable<RelayEnd> run() {
+  void start() {
+    Hold hold(this); // the tunnel cannot end before both directions had their first turn
     arm_timer(Clock::now() + idle_);
     for (auto& d : dirs_) pump(d);
-    finish_if_done();
-    // finish_if_done() cancels the signal once nothing refers to this object any more; the
-    // coroutine resumes through the io_context, never inside one of the handlers below.
-    if (!complete_) co_await done_signal_.async_wait(use_nothrow);
-    co_return timed_out_ ? RelayEnd::idle_timeout : failed_ ? RelayEnd::error : RelayEnd::closed;
+    settle();
   }
 
+  /// Closes both sockets; the tunnel then ends as failed (admin kill, drain).
+  void close() {
+    if (!finished()) fail();
+  }
+
+protected:
+  virtual ~Tunnel() = default;
+  /// The tunnel is over and nothing refers to it any more: the last thing it does.
+  virtual void ended(RelayEnd end) = 0;
+  /// Its handlers were destroyed unrun (the io_context is going away): the last thing it does.
+  virtual void abandoned() = 0;
+
 private:
+  /// A pending handler's claim on the tunnel; the last one released ends it.
+  class Hold {
+  public:
+    explicit Hold(Tunnel* t) : t_(t) { ++t_->pending_; }
+    Hold(Hold&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    Hold& operator=(Hold&&) = delete;
+    ~Hold() {
+      if (t_) t_->release();
+    }
+
+  private:
+    Tunnel* t_;
+  };
+
   struct Direction {
     Direction(tcp::socket* f, tcp::socket* t, std::atomic<std::uint64_t>* c) : from(f), to(t), count(c) {}
     tcp::socket* from;
@@ -206,24 +237,20 @@ private:
 
   void wait(Direction& d, tcp::socket::wait_type type) {
     tcp::socket& s = type == tcp::socket::wait_read ? *d.from : *d.to;
-    ++pending_;
-    s.async_wait(type, [this, &d](error_code ec) {
-      --pending_;
+    s.async_wait(type, [this, &d, hold = Hold(this)](error_code ec) {
       if (ec || failed_) {
         if (!failed_) fail();
         d.done = true;
       } else {
         pump(d);
       }
-      finish_if_done();
+      settle();
     });
   }
 
   void arm_timer(Clock::time_point at) {
-    ++pending_;
     timer_.expires_at(at);
-    timer_.async_wait([this](error_code ec) {
-      --pending_;
+    timer_.async_wait([this, hold = Hold(this)](error_code ec) {
       if (!ec && !finished()) {
         if (Clock::now() >= last_ + idle_) {
           timed_out_ = true;
@@ -232,7 +259,7 @@ private:
           arm_timer(last_ + idle_);
         }
       }
-      finish_if_done();
+      settle();
     });
   }
 
@@ -250,17 +277,18 @@ private:
 
   bool finished() const { return dirs_[0].done && dirs_[1].done; }
 
-  void finish_if_done() {
-    if (!finished()) return;
-    if (pending_ > 0) {
-      timer_.cancel(); // its handler comes back with operation_aborted
-      return;
-    }
-    if (complete_) return;
-    complete_ = true;
+  /// Once both directions are done only the timer can still hold the tunnel: its handler comes
+  /// back with operation_aborted.
+  void settle() {
+    if (finished()) timer_.cancel();
+  }
+
+  void release() {
+    if (--pending_ > 0) return;
     for (auto& d : dirs_)
       if (d.pipe.read >= 0) PipePool::close_pipe(d.pipe); // may still hold bytes nobody will read
-    done_signal_.cancel();
+    if (!finished()) return abandoned();
+    ended(timed_out_ ? RelayEnd::idle_timeout : failed_ ? RelayEnd::error : RelayEnd::closed);
   }
 
   Clock::duration idle_;
@@ -270,32 +298,91 @@ private:
   int pending_ = 0;
   bool failed_ = false;
   bool timed_out_ = false;
-  bool complete_ = false;
-  asio::steady_timer done_signal_; ///< never expires: cancelled when the tunnel is over
 };
 
-/// Bytes read during the handshake go first; a peer that takes none of them for `idle` is gone.
-awaitable<error_code> write_first(tcp::socket& to, std::span<const std::uint8_t> bytes, Clock::duration idle) {
-  if (bytes.empty()) co_return error_code{};
-  auto [ec, n] = co_await with_deadline(asio::async_write(to, asio::buffer(bytes.data(), bytes.size()), use_nothrow), to, idle);
-  (void)n;
-  co_return ec;
-}
+namespace {
+
+/// A tunnel awaited by the coroutine that relays it: the sockets are the coroutine's, the
+/// completion handler resumes it.
+template <class Handler> class AwaitedTunnel final : public Tunnel {
+public:
+  AwaitedTunnel(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters, Handler h)
+      : Tunnel(client, upstream, idle, counters), handler_(std::move(h)), executor_(client.get_executor()) {}
+
+private:
+  void ended(RelayEnd end) override {
+    auto h = std::move(handler_);
+    auto ex = executor_;
+    delete this;
+    // Never resumed inside one of the tunnel's handlers (or inside start()).
+    asio::post(ex, [h = std::move(h), end]() mutable { std::move(h)(end); });
+  }
+  void abandoned() override { delete this; } // destroying the handler destroys the coroutine
+  Handler handler_;
+  asio::any_io_executor executor_;
+};
+
+/// A tunnel that owns its sockets and outlives the coroutine that set it up.
+struct TunnelSockets {
+  tcp::socket client;
+  tcp::socket upstream;
+};
+
+class OwnedTunnel final : private TunnelSockets, public Tunnel {
+public:
+  OwnedTunnel(tcp::socket client, tcp::socket upstream, Clock::duration idle, Counters& counters,
+              std::unique_ptr<TunnelEnd> on_end)
+      : TunnelSockets{std::move(client), std::move(upstream)},
+        Tunnel(TunnelSockets::client, TunnelSockets::upstream, idle, counters), on_end_(std::move(on_end)) {
+    on_end_->started(TunnelCloser{this}); // before start(), which may already end the tunnel
+  }
+
+private:
+  void ended(RelayEnd end) override {
+    auto on_end = std::move(on_end_);
+    delete this; // the sockets close before the end is reported
+    (*on_end)(end);
+  }
+  void abandoned() override { delete this; }
+  std::unique_ptr<TunnelEnd> on_end_;
+};
 
 } // namespace
 
+void TunnelCloser::operator()() const {
+  if (tunnel) tunnel->close();
+}
+
+awaitable<error_code> write_first(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters,
+                                  std::span<const std::uint8_t> to_upstream, std::span<const std::uint8_t> to_client) {
+  // A peer that takes none of the bytes read during the handshake for `idle` is gone.
+  auto write = [idle](tcp::socket& to, std::span<const std::uint8_t> bytes) -> awaitable<error_code> {
+    if (bytes.empty()) co_return error_code{};
+    auto [ec, n] = co_await with_deadline(asio::async_write(to, asio::buffer(bytes.data(), bytes.size()), use_nothrow), to, idle);
+    (void)n;
+    co_return ec;
+  };
+  if (auto ec = co_await write(upstream, to_upstream)) co_return ec;
+  counters.up.fetch_add(to_upstream.size(), std::memory_order_relaxed);
+  if (auto ec = co_await write(client, to_client)) co_return ec;
+  counters.down.fetch_add(to_client.size(), std::memory_order_relaxed);
+  co_return error_code{};
+}
+
 awaitable<RelayEnd> run(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters,
                         std::span<const std::uint8_t> to_upstream_first, std::span<const std::uint8_t> to_client_first) {
-  if (co_await write_first(upstream, to_upstream_first, idle)) co_return RelayEnd::error;
-  counters.up.fetch_add(to_upstream_first.size(), std::memory_order_relaxed);
-  if (co_await write_first(client, to_client_first, idle)) co_return RelayEnd::error;
-  counters.down.fetch_add(to_client_first.size(), std::memory_order_relaxed);
+  if (co_await write_first(client, upstream, idle, counters, to_upstream_first, to_client_first)) co_return RelayEnd::error;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(RelayEnd)>(
+      [&](auto handler) {
+        (new AwaitedTunnel<decltype(handler)>(client, upstream, idle, counters, std::move(handler)))->start();
+      },
+      asio::use_awaitable);
+}
 
-  error_code ec;
-  client.non_blocking(true, ec);
-  upstream.non_blocking(true, ec);
-  Tunnel tunnel(client, upstream, idle, counters);
-  co_return co_await tunnel.run();
+void start(tcp::socket client, tcp::socket upstream, Clock::duration idle, Counters& counters,
+           std::unique_ptr<TunnelEnd> on_end) {
+  auto* t = new OwnedTunnel(std::move(client), std::move(upstream), idle, counters, std::move(on_end));
+  t->start();
 }
 
 } // namespace hopgate::relay
