@@ -14,11 +14,32 @@ std::string normalize_host(std::string_view host) {
   return out;
 }
 
-std::string TargetAddress::host() const { return ip ? ip->to_string() : domain; }
+namespace {
+/// Dotted quad without inet_ntop's sprintf: this runs several times per forwarded HTTP request.
+std::string ipv4_text(const boost::asio::ip::address_v4& a) {
+  auto b = a.to_bytes();
+  char out[16];
+  char* p = out;
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (i) *p++ = '.';
+    p = std::to_chars(p, out + sizeof out, b[i]).ptr;
+  }
+  return std::string(out, p);
+}
+} // namespace
+
+std::string TargetAddress::host() const {
+  if (!ip) return domain;
+  return ip->is_v4() ? ipv4_text(ip->to_v4()) : ip->to_string();
+}
 
 std::string TargetAddress::to_string() const {
-  if (is_ipv6()) return "[" + ip->to_string() + "]:" + std::to_string(port);
-  return host() + ":" + std::to_string(port);
+  std::string out = is_ipv6() ? "[" + ip->to_string() + "]" : host();
+  char digits[8];
+  auto end = std::to_chars(digits, digits + sizeof digits, port).ptr;
+  out.push_back(':');
+  out.append(digits, end);
+  return out;
 }
 
 TargetAddress TargetAddress::from_ip(boost::asio::ip::address a, std::uint16_t port) {

@@ -209,10 +209,10 @@ public:
     for (bool first = true;; first = false) {
       auto snapshot = ctx_.shared.current();
       const auto& cfg = *snapshot->config;
+      idle_ = to_clock(cfg.timeouts.idle); // read once per request, used by every read and write
       if (!first) {
         conn_.set("idle");
         if (in_.size() == 0) {
-          in_.shrink_to_fit(); // an idle keep-alive connection holds no read buffer
           bool more = co_await wait_for_next_request(to_clock(cfg.timeouts.http_keepalive));
           if (!more) co_return summary();
         }
@@ -268,6 +268,17 @@ private:
   /// client closed, the time passed, or the process is draining.
   awaitable<bool> wait_for_next_request(Clock::duration keepalive) {
     auto deadline = Clock::now() + keepalive;
+    if (ctx_.shared.draining.load()) co_return false;
+    {
+      // A busy client's next request comes within moments: read it straight into the buffers
+      // it had (no epoll re-arm, which a readiness wait costs, and no buffer freed and taken
+      // again per request). A client quiet for longer gives them back and waits for readability.
+      auto ec = co_await read_more(client_, in_, std::min<Clock::duration>(keepalive, drain_check), head_read);
+      if (!ec) co_return true;
+      if (ec != asio::error::timed_out) co_return false;
+    }
+    in_.shrink_to_fit(); // an idle keep-alive connection holds no buffer
+    up_in_.shrink_to_fit();
     for (;;) {
       if (ctx_.shared.draining.load()) co_return false;
       auto left = deadline - Clock::now();
@@ -278,7 +289,7 @@ private:
     }
   }
 
-  Clock::duration idle() const { return to_clock(ctx_.shared.current()->config->timeouts.idle); }
+  Clock::duration idle() const { return idle_; }
 
   awaitable<bool> send_client(std::string_view text) {
     auto ec = co_await write_all(client_, asio::buffer(text), idle());
@@ -452,13 +463,13 @@ private:
   }
 
   UpstreamPlan plan(std::shared_ptr<const routing::Snapshot> snapshot, const routing::Decision& d,
-                    const hc::RequestTarget& target, const upstream::ClientIdentity& who) {
+                    const hc::RequestTarget& target, const std::string& target_text, const upstream::ClientIdentity& who) {
     const auto& cfg = *snapshot->config;
     UpstreamPlan p;
     p.route_name = d.rule_name();
     p.dial = upstream::DialRequest{snapshot, d.via, target.authority, who,
                                    d.route ? d.route->remote_dns : config::RemoteDns::any, 0x01};
-    std::string dest = target.authority.to_string();
+    std::string dest = target_text;
     if (d.via.kind == config::Via::Kind::chain && !d.via.chain.empty()) {
       const auto* last = cfg.find_upstream(d.via.chain.back());
       // The last element may be a named chain: its last hop is the one that gets the request.
@@ -496,10 +507,11 @@ private:
     bool client_keep = hp.get().keep_alive();
     bool head_request = method == "HEAD";
 
+    const std::string target_text = target.authority.to_string();
     auto decision = co_await route(*snapshot, who, target.authority);
     {
       std::lock_guard lock(conn_.mutex);
-      conn_.target = target.authority.to_string();
+      conn_.target = target_text;
       conn_.route = decision.rule_name();
       conn_.hops = decision.via.display();
       conn_.user = who.user;
@@ -533,10 +545,11 @@ private:
       last_result_ = "route " + decision.rule_name() + ": " + error_code(ProxyError::blocked).message();
       co_return co_await reply(403, last_result_, client_keep && !has_body, http10);
     }
-    auto up_plan = plan(snapshot, decision, target, who);
+    auto up_plan = plan(snapshot, decision, target, target_text, who);
 
     // The head that goes upstream: origin-form to an origin, absolute-form to a parent proxy.
-    hc::RewriteOptions opts{cfg.http.via, cfg.http.x_forwarded_for, peer_.to_string()};
+    hc::RewriteOptions opts{cfg.http.via, cfg.http.x_forwarded_for,
+                            cfg.http.x_forwarded_for ? peer_.to_string() : std::string()};
     hc::rewrite_request(fields, target, opts);
     hc::erase_fields(fields, "Content-Length");
     if (framing.kind == hc::Framing::Kind::length) fields.push_back({"Content-Length", std::to_string(framing.length)});
@@ -579,7 +592,7 @@ private:
           auto e = classify(dial.ec);
           record_error(e);
           last_result_ = dial.error_message();
-          spdlog::debug("conn {} {} {}: {}", conn_.id, method, target.authority.to_string(), last_result_);
+          spdlog::debug("conn {} {} {}: {}", conn_.id, method, target_text, last_result_);
           co_return co_await reply(http_status_for(e), last_result_, client_keep && !has_body, http10);
         }
         up = std::move(dial.socket);
@@ -593,7 +606,8 @@ private:
       }
       conn_.set("open");
       Exchange ex;
-      beast::flat_buffer up_in;
+      auto& up_in = up_in_;
+      up_in.clear();
       auto wec = co_await write_all(up, asio::buffer(head), idle());
       if (wec) {
         ex.stale = true;
@@ -615,7 +629,7 @@ private:
         up.close(ignored);
         if (ex.stale && reused && retryable && attempt == 0 && !ex.client_failed) {
           spdlog::debug("conn {} pooled connection to {} was closed; retrying on a new one", conn_.id,
-                        target.authority.to_string());
+                        target_text);
           continue;
         }
         if (ex.client_failed) {
@@ -631,12 +645,12 @@ private:
         if (e == ProxyError::ok || e == ProxyError::general_failure) e = ProxyError::upstream_protocol_error;
         if (ex.upstream_ec == asio::error::timed_out) e = ProxyError::timeout;
         record_error(e);
-        std::string where = up_plan.parent ? "upstream " + up_plan.parent_name : "origin " + target.authority.to_string();
+        std::string where = up_plan.parent ? "upstream " + up_plan.parent_name : "origin " + target_text;
         last_result_ = where + ": " + ex.upstream_detail;
         co_return co_await reply(http_status_for(e), last_result_, ex.request_complete && client_keep, http10);
       }
       last_result_ = "ok";
-      spdlog::debug("conn {} {} {} -> {}{}", conn_.id, method, target.authority.to_string(), ex.status,
+      spdlog::debug("conn {} {} {} -> {}{}", conn_.id, method, target_text, ex.status,
                     reused ? " (pooled connection)" : "");
       if (ex.upstream_reusable && ex.request_complete && ex.response_complete)
         held_.emplace(Held{up_plan.pool_key, std::move(up), Clock::now()});
@@ -808,7 +822,35 @@ private:
       } else {
         pending_head = std::move(head);
       }
-      if (out != OutFraming::none) {
+      if (out == OutFraming::length) {
+        // A Content-Length body goes on as it comes, straight from the read buffer: no body
+        // parser, no copy into a body buffer.
+        std::uint64_t left = *rp.content_length();
+        while (left > 0) {
+          if (up_in.size() == 0) {
+            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, body_chunk));
+            auto rec = co_await read_more(up, up_in, idle(), want, true);
+            if (rec) {
+              ex.upstream_ec = rec == asio::error::eof ? error_code(bhttp::error::partial_message) : rec;
+              ex.upstream_detail = ex.upstream_ec.message();
+              co_return;
+            }
+            continue;
+          }
+          auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, up_in.size()));
+          std::array<asio::const_buffer, 2> parts{asio::buffer(pending_head), asio::buffer(up_in.data().data(), n)};
+          ex.response_started = true;
+          auto wec = co_await write_all(client_, parts, idle());
+          if (wec) {
+            ex.client_failed = true;
+            co_return;
+          }
+          conn_.bytes.down.fetch_add(pending_head.size() + n, std::memory_order_relaxed);
+          pending_head.clear();
+          up_in.consume(n);
+          left -= n;
+        }
+      } else if (out != OutFraming::none) {
         bhttp::response_parser<bhttp::buffer_body> bp(std::move(rp));
         bp.eager(true);
         auto cap = body_buffer_size(bp);
@@ -881,6 +923,8 @@ private:
   config::AuthMode auth_;
   asio::ip::address peer_;
   beast::flat_buffer in_; ///< bytes from the client not yet parsed (pipelined requests, tunnel data)
+  beast::flat_buffer up_in_; ///< bytes from the upstream, one exchange at a time (kept while the client is busy)
+  Clock::duration idle_{};   ///< timeouts.idle of the snapshot the current request uses
   std::size_t requests_ = 0;
   std::string last_result_;
   std::optional<Held> held_;

@@ -1,6 +1,7 @@
 // The admin API driven with real curl against the real binary: every endpoint, its errors and
 // status codes, the bearer token, keep-alive, live connections and DELETE, readiness while draining.
 #include "support/curl.hpp"
+#include "support/eventually.hpp"
 #include "support/hopgate_process.hpp"
 #include "support/net.hpp"
 #include "support/origin.hpp"
@@ -113,15 +114,6 @@ private:
 };
 
 /// Polls `pred` every 20 ms for up to `timeout`.
-template <class Pred> bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
 bool echo_roundtrip(const Fd& fd, std::string_view text) {
   if (!send_all(fd, text)) return false;
   auto got = recv_exact(fd, text.size());

@@ -2,6 +2,7 @@
 // format 0.0.4 rules (checked by a small parser written here), and its counters must equal the
 // traffic this test sent through hopgate.
 #include "support/curl.hpp"
+#include "support/eventually.hpp"
 #include "support/hopgate_process.hpp"
 #include "support/net.hpp"
 #include "support/origin.hpp"
@@ -236,15 +237,6 @@ std::string joined(const std::vector<std::string>& v) {
   std::string out;
   for (auto& s : v) out += s + "\n";
   return out;
-}
-
-template <class Pred> bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 Exposition scrape(const HopgateProcess& hg, std::string* raw = nullptr) {

@@ -3,6 +3,7 @@
 // rule list atomically; 200 tunnels keep passing checksummed data across 20 reloads; listeners
 // whose addresses change are re-bound without closing the others.
 #include "support/curl.hpp"
+#include "support/eventually.hpp"
 #include "support/hopgate_process.hpp"
 #include "support/net.hpp"
 #include "support/origin.hpp"
@@ -88,15 +89,6 @@ void write_config(const std::string& path, const std::string& text) {
     out << text;
   }
   std::filesystem::rename(tmp, path);
-}
-
-template <class Pred> bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 bool echo_roundtrip(const Fd& fd, std::string_view text) {

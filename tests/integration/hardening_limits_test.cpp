@@ -3,6 +3,7 @@
 // stop a normal client, and accept surviving EMFILE.
 #include "hardening_common.hpp"
 #include "support/curl.hpp"
+#include "support/eventually.hpp"
 #include "support/origin.hpp"
 #include "support/process.hpp"
 #include "support/tempdir.hpp"
@@ -27,15 +28,6 @@ json limits_config(std::size_t total, std::size_t per_client) {
 }
 
 /// Polls `check` every 50 ms until it holds or `timeout` passes.
-template <class F> bool eventually(F check, std::chrono::milliseconds timeout = 10s) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (check()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return check();
-}
-
 std::size_t open_connections(const HopgateProcess& hg) {
   auto r = admin_get(hg, "/api/v1/connections");
   if (r.status != 200) return SIZE_MAX;
@@ -80,7 +72,7 @@ TEST(HardeningLimits, PerClientLimitIsAnsweredInEachProtocolAndFreedAtClose) {
   ASSERT_TRUE(send_all(a, "abc"));
   EXPECT_EQ(recv_exact(a, 3), bytes_of("abc"));
   a.reset();
-  EXPECT_TRUE(eventually([&] { return socks5_connect(hg.port("socks"), "127.0.0.1", echo.port(), "127.0.0.5") == 0x00; }));
+  EXPECT_TRUE(eventually([&] { return socks5_connect(hg.port("socks"), "127.0.0.1", echo.port(), "127.0.0.5") == 0x00; }, 10s));
   EXPECT_NE(hg.log().find("over connection limit"), std::string::npos);
   EXPECT_TRUE(hg.running());
 }
@@ -96,7 +88,7 @@ TEST(HardeningLimits, TotalLimitCountsEveryClient) {
   b.reset();
   EXPECT_TRUE(eventually([&] {
     return run_curl({"-x", proxy_url(hg), origin.url("/hello")}, 10s).ok();
-  }));
+  }, 10s));
   EXPECT_TRUE(hg.running());
 }
 

@@ -2,6 +2,7 @@
 // raw sockets for every error status. Keep-alive is proven by counting the TCP connections the
 // origin accepts.
 #include "support/curl.hpp"
+#include "support/eventually.hpp"
 #include "support/hopgate_process.hpp"
 #include "support/http_wire.hpp"
 #include "support/net.hpp"
@@ -278,6 +279,43 @@ TEST(HttpFrontend, ReadUntilCloseResponseIsRechunkedForHttp11) {
   auto c = run_curl({"-0", "-x", proxy_url(hg), origin.url("/y")});
   ASSERT_TRUE(c.ok()) << c.describe();
   EXPECT_EQ(c.out, "body until close");
+}
+
+TEST(HttpFrontend, ContentLengthBodyArrivesWholeOrTheClientConnectionCloses) {
+  // Content-Length bodies are passed on straight from the upstream read buffer, piece by piece.
+  std::string big(300 * 1024, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 997) big[i] = static_cast<char>('a' + (i / 997) % 26);
+  ScriptedOrigin origin([&big](const OriginRequest& r) {
+    OriginAction a;
+    if (r.target == "/big") a.response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big;
+    else if (r.target == "/short") {
+      // 100 bytes promised, 40 sent, then the origin hangs up.
+      a.response = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(40, 's');
+      a.close_after = true;
+    } else a.response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsmall";
+    return a;
+  });
+  HopgateProcess hg(proxy_config());
+  std::string host = origin_authority(origin.port());
+  Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
+  for (std::string path : {"/small", "/big", "/small"}) { // one client connection, body after body
+    ASSERT_TRUE(send_all(fd, "GET http://" + host + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
+    auto r = read_http_response(fd);
+    ASSERT_TRUE(r) << path << "\n" << hg.log();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, path == "/big" ? big : std::string("small")) << path;
+  }
+  // A body cut short upstream: the client sees the promised length and the connection end
+  // early, never a complete-looking response.
+  ASSERT_TRUE(send_all(fd, "GET http://" + host + "/short HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
+  auto rest = recv_until_close(fd, 10s);
+  ASSERT_TRUE(rest.closed) << "the client connection stayed open after a cut body";
+  std::string got = text(rest.data);
+  auto head_end = got.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << got;
+  EXPECT_EQ(header_of(got.substr(0, head_end + 4), "Content-Length"), "100");
+  EXPECT_EQ(got.substr(head_end + 4), std::string(40, 's'));
+  EXPECT_TRUE(eventually([&] { return contains(hg.log(), "upstream failed mid-response"); })) << hg.log();
 }
 
 TEST(HttpFrontend, ChunkedResponse) {
