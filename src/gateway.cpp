@@ -11,7 +11,6 @@
 #include <fstream>
 #include <map>
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -87,27 +86,59 @@ std::vector<Gateway::ListenerPtr> Gateway::wanted_listeners(const config::Config
   return out;
 }
 
+namespace {
+
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+/// Opens, binds and listens. `shared`: with SO_REUSEPORT, so that each worker has a listening
+/// socket of its own on the same port and the kernel spreads new connections over them (no
+/// thread woken for a connection another one takes).
+error_code open_listening(tcp::acceptor& a, const tcp::endpoint& ep, bool shared) {
+  error_code ec;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && shared) a.set_option(reuse_port(true), ec);
+  if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error_code ignored;
+    a.close(ignored);
+  }
+  return ec;
+}
+
+/// Whether something already listens on `ep` (another hopgate included): a plain bind fails then.
+/// SO_REUSEPORT would otherwise let a second process with the same user join the port silently
+/// and take half its connections.
+error_code port_taken(asio::io_context& ctx, const tcp::endpoint& ep) {
+  if (ep.port() == 0) return {};
+  tcp::acceptor probe(ctx);
+  error_code ec;
+  probe.open(ep.protocol(), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) probe.bind(ep, ec);
+  return ec;
+}
+
+} // namespace
+
 error_code Gateway::open_acceptor(BoundListener& b) {
   const auto& ep = b.configured;
-  b.acceptor = std::make_unique<tcp::acceptor>(*contexts_[0]);
-  error_code ec;
-  b.acceptor->open(ep.protocol(), ec);
-  if (!ec) b.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && ep.address().is_v6()) b.acceptor->set_option(asio::ip::v6_only(true), ec);
-  if (!ec) b.acceptor->bind(ep, ec);
-  if (!ec) b.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) b.endpoint = b.acceptor->local_endpoint(ec);
+  // The admin API runs on the first worker only; the front ends get one socket per worker.
+  bool shared = !b.admin && contexts_.size() > 1;
   b.worker_acceptors.clear();
-  for (std::size_t w = 1; !ec && !b.admin && w < contexts_.size(); ++w) {
-    int fd = ::fcntl(b.acceptor->native_handle(), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) {
-      ec = error_code(errno, boost::system::system_category());
-      break;
-    }
+  if (shared) {
+    if (auto ec = port_taken(*contexts_[0], ep)) return ec;
+  }
+  b.acceptor = std::make_unique<tcp::acceptor>(*contexts_[0]);
+  auto ec = open_listening(*b.acceptor, ep, shared);
+  if (!ec) b.endpoint = b.acceptor->local_endpoint(ec);
+  for (std::size_t w = 1; !ec && shared && w < contexts_.size(); ++w) {
     auto a = std::make_unique<tcp::acceptor>(*contexts_[w]);
-    a->assign(ep.protocol(), fd, ec);
-    if (ec) ::close(fd);
-    else b.worker_acceptors.push_back(std::move(a));
+    ec = open_listening(*a, b.endpoint, true); // port 0 resolved by the first bind
+    if (!ec) b.worker_acceptors.push_back(std::move(a));
   }
   if (ec) {
     error_code ignored;
@@ -120,11 +151,13 @@ error_code Gateway::open_acceptor(BoundListener& b) {
 
 bool Gateway::bind(std::string& error) {
   auto cfg = shared_.current()->config;
-  auto wanted = wanted_listeners(*cfg);
+  std::vector<std::string> paths;
+  auto wanted = wanted_listeners(*cfg, &paths);
   std::lock_guard lock(listeners_mutex_);
-  for (auto& b : wanted) {
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    auto& b = wanted[i];
     if (auto ec = open_acceptor(*b)) {
-      error = "cannot listen on " + endpoint_text(b->configured) + " (/listeners/" + b->name + "): " + ec.message();
+      error = "cannot listen on " + endpoint_text(b->configured) + " (" + paths[i] + "): " + ec.message();
       return false;
     }
     spdlog::info("listening {} {}", b->name, endpoint_text(b->endpoint));
@@ -154,8 +187,8 @@ void Gateway::close_listener(const ListenerPtr& l) {
 }
 
 awaitable<void> Gateway::accept_loop(ListenerPtr l, std::size_t w) {
-  // Every worker waits on the same listening socket (its own descriptor for it): whichever
-  // thread is free takes the connection and serves it, so a connection never changes threads.
+  // Each worker accepts on its own SO_REUSEPORT socket and serves what it accepts: a connection
+  // never changes threads, and no other thread wakes for it.
   tcp::acceptor& acceptor = w == 0 ? *l->acceptor : *l->worker_acceptors[w - 1];
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);

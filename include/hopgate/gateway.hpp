@@ -66,9 +66,9 @@ private:
     frontend::ListenerInfo info;
     bool admin = false;
     std::unique_ptr<tcp::acceptor> acceptor; ///< on the first io_context
-    /// The same listening socket (dup'd) on each other worker's io_context, so that every worker
-    /// accepts for itself: a new connection starts on the thread that took it, with no hand-off.
-    /// Empty for the admin listener, which only the first io_context serves.
+    /// A listening socket of its own (SO_REUSEPORT, same port) for each other worker, so that every
+    /// worker accepts for itself: a new connection starts on the thread that took it, with no
+    /// hand-off. Empty for the admin listener, which only the first io_context serves.
     std::vector<std::unique_ptr<tcp::acceptor>> worker_acceptors;
     tcp::endpoint endpoint;    ///< as bound
   };

@@ -404,6 +404,29 @@ TEST(CliExit, StatusesAndVersion) {
   EXPECT_NE(printed.out.find("\"color\": \"red\""), std::string::npos) << printed.out;
 }
 
+TEST(CliExit, APortAnotherHopgateListensOnIsRefused) {
+  // Each worker listens with SO_REUSEPORT: without a check a second hopgate could join the port
+  // and silently take part of its connections.
+  HttpOrigin origin;
+  HopgateProcess first({{"workers", 2},
+                        {"listeners", {{"socks", {{"listen", {"127.0.0.1:0"}}}}, {"http", {{"listen", {"127.0.0.1:0"}}}}}},
+                        {"default", {{"via", "direct"}}}});
+  auto taken = "127.0.0.1:" + std::to_string(first.port("socks"));
+  TempDir dir;
+  auto cfg = dir.write_file("second.json", nlohmann::json{{"workers", 2},
+                                                          {"listeners", {{"socks", {{"listen", {taken}}}}}},
+                                                          {"default", {{"via", "direct"}}}}.dump());
+  auto second = run_hopgate({"--config", cfg.string()});
+  EXPECT_EQ(second.code, 1) << second.out;
+  EXPECT_NE(second.out.find("cannot listen on " + taken + " (/listeners/socks/listen/0)"), std::string::npos) << second.out;
+  // The first one still takes every connection.
+  for (int i = 0; i < 20; ++i) {
+    auto r = run_curl({"--socks5", taken, origin.url("/hello")});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.out, "hello from origin\n");
+  }
+}
+
 TEST(CliDefaults, BuiltInBaseWhenNoFileIsFound) {
   if (std::filesystem::exists("/etc/hopgate/hopgate.json")) GTEST_SKIP() << "/etc/hopgate/hopgate.json is installed here";
   TempDir empty;
