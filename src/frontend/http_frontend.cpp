@@ -520,12 +520,11 @@ private:
     {
       // The same policy as every dial (connection limits, hopgate's own listeners, private
       // targets), asked per request: a kept-alive connection may go anywhere next.
-      upstream::DialResult refusal{tcp::socket(client_.get_executor()), {}, "route", {}, {}, {}, {}};
-      bool refused = co_await refuse_request(ctx_, conn_, target.authority, decision, refusal);
-      if (refused) {
+      Refusal refusal;
+      if (co_await refuse_request(ctx_, conn_, target.authority, decision, refusal)) {
         auto e = classify(refusal.ec);
         record_error(e);
-        last_result_ = refusal.error_message();
+        last_result_ = refusal.message();
         co_return co_await reply(http_status_for(e), last_result_, client_keep && !has_body && e != ProxyError::over_limit,
                                  http10);
       }

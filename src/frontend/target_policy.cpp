@@ -75,12 +75,12 @@ std::optional<std::string> target_refusal(const OwnEndpoints& own, bool deny_pri
 }
 
 awaitable<bool> refuse_request(SessionContext& ctx, const admin::Connection& conn, const TargetAddress& target,
-                               const routing::Decision& decision, upstream::DialResult& dial) {
+                               const routing::Decision& decision, Refusal& refusal) {
   auto refuse = [&](ProxyError e, std::string where, std::string detail) {
-    dial.ec = e;
-    dial.where = std::move(where);
-    dial.detail = std::move(detail);
-    spdlog::debug("conn {} refused: {}", conn.id, dial.detail);
+    refusal.ec = e;
+    refusal.where = std::move(where);
+    refusal.detail = std::move(detail);
+    spdlog::debug("conn {} refused: {}", conn.id, refusal.detail);
     return true;
   };
   auto& guard = ctx.shared.guard;

@@ -154,11 +154,15 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config
 
 } // namespace
 
-std::string DialResult::error_message() const {
-  std::string msg = where + ": " + (ec.category() == proxy_error_category() ? ec.message() : error_code(classify(ec)).message());
-  if (!detail.empty()) msg += " (" + detail + ")";
+std::string failure_message(std::string_view where, const error_code& ec, std::string_view detail) {
+  std::string msg(where);
+  msg += ": ";
+  msg += ec.category() == proxy_error_category() ? ec.message() : error_code(classify(ec)).message();
+  if (!detail.empty()) msg.append(" (").append(detail).append(")");
   return msg;
 }
+
+std::string DialResult::error_message() const { return failure_message(where, ec, detail); }
 
 awaitable<error_code> connect_any(tcp::socket& socket, const std::vector<asio::ip::address>& addresses, std::uint16_t port,
                                   Clock::time_point deadline) {

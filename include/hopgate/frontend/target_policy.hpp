@@ -31,12 +31,20 @@ bool is_localhost_name(std::string_view host);
 std::optional<std::string> target_refusal(const OwnEndpoints& own, bool deny_private, const TargetAddress& target,
                                           std::span<const asio::ip::address> resolved = {});
 
+/// Why a request was refused before any dial.
+struct Refusal {
+  error_code ec;      ///< ProxyError::over_limit or not_allowed
+  std::string where;  ///< "limits", "policy", "route NAME"
+  std::string detail;
+  std::string message() const { return upstream::failure_message(where, ec, detail); }
+};
+
 /// Refuses a request before it is dialed: a connection over a connection limit (over_limit),
 /// a target that is one of hopgate's own listeners or whose route's first hop is (not_allowed),
 /// a private target under deny_private_targets (not_allowed). A name is checked after resolving
 /// it when the route is direct and the check needs addresses; through a remote-DNS upstream
-/// only the name itself can be judged. Returns true (with dial.ec, where and detail) when refused.
+/// only the name itself can be judged. Returns true (with `refusal` filled in) when refused.
 awaitable<bool> refuse_request(SessionContext& ctx, const admin::Connection& conn, const TargetAddress& target,
-                               const routing::Decision& decision, upstream::DialResult& dial);
+                               const routing::Decision& decision, Refusal& refusal);
 
 } // namespace hopgate::frontend

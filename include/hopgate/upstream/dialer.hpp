@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hopgate::upstream {
@@ -47,6 +48,9 @@ struct DialResult {
   /// "upstream tor: host unreachable" — the message an HTTP 502 body or a log line carries.
   std::string error_message() const;
 };
+
+/// "upstream tor: host unreachable (detail)": how a failure is told in an HTTP 502 body or a log line.
+std::string failure_message(std::string_view where, const error_code& ec, std::string_view detail);
 
 /// Resolves hops of a Via (expanding groups) and connects. Never throws.
 awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver);
