@@ -179,6 +179,8 @@ budget_ok() { # key: true while the run is within its time budget; else the cell
 }
 
 put() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
+CLK_TCK=$(getconf CLK_TCK)
+busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8}' /proc/stat; } # user nice system irq softirq
 note() { put "note" "$*"; log "note: $*"; }
 
 start() { # name cmd...: run in the background, output to $TMP/name.log
@@ -412,16 +414,27 @@ idle_cell() { # key port pid count
 }
 
 setup_cell() { # key port|""
-  local key=$1 port=$2 out rate failed p99 target=(--direct)
+  local key=$1 port=$2 pid=${3:-} out rate failed p99 target=(--direct) cpu0=0 cpu1=0 busy0 busy1 ok
   budget_ok "Dsetup.$key.rate" || return
   [[ -n $port ]] && target=(--proxy "127.0.0.1:$port")
+  [[ -n $pid ]] && read -r _ cpu0 _ <<<"$(proc_usage "$pid")"
+  busy0=$(busy_ticks)
   out=$(timeout $((DUR + 30)) "$SETUP_BIN" "${target[@]}" --target "$ECHO_EP" --clients "$CLIENTS" --duration "$DUR" 2>&1)
+  busy1=$(busy_ticks)
+  [[ -n $pid ]] && read -r _ cpu1 _ <<<"$(proc_usage "$pid")"
   printf '%s\n' "$out" >"$TMP/Dsetup.$key.log"
   rate=$(sed -n 's/^rate=\([0-9.]*\) .*/\1/p' <<<"$out")
   if [[ -z $rate ]]; then put "Dsetup.$key.rate" "n/a"; note "Dsetup.$key: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return; fi
   failed=$(sed -n 's/^rate=.* failed=\([0-9]*\) .*/\1/p' <<<"$out")
   p99=$(sed -n 's/^rate=.* p99_ms=\([0-9.]*\) .*/\1/p' <<<"$out")
   put "Dsetup.$key.rate" "$(printf '%.0f' "$rate")"; put "Dsetup.$key.p99" "$(printf '%.2f' "$p99")"; put "Dsetup.$key.failed" "$failed"
+  # CPU per connect: the proxy's own, and the whole machine's (load client, echo server, proxy
+  # and kernel). What direct costs the machine is what every proxy adds its own cost to.
+  ok=$(sed -n 's/^rate=.* ok=\([0-9]*\) .*/\1/p' <<<"$out")
+  if ((ok > 0)); then
+    [[ -n $pid ]] && put "Dsetup.$key.cpu" "$(awk -v a="$cpu0" -v b="$cpu1" -v n="$ok" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')"
+    put "Dsetup.$key.allcpu" "$(awk -v a="$busy0" -v b="$busy1" -v n="$ok" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}')"
+  fi
   ((failed > 0)) && note "Dsetup.$key: $failed failed: $(grep -v '^rate=' <<<"$out" | head -n 3 | tr -s ' ' | tr '\n' ';')"
   log "Dsetup.$key: $rate/s, p99 $p99 ms, $failed failed"
 }
@@ -495,9 +508,9 @@ fi
 if want D-setup; then
   log "D: setup rate, $CLIENTS clients, ${DUR}s"
   setup_cell direct ""
-  if [[ -n ${UP[hopgate_socks]:-} ]]; then setup_cell hopgate "$P_HG_SOCKS"; else put Dsetup.hopgate.rate n/a; fi
-  [[ -n ${UP[microsocks]:-} ]] && setup_cell microsocks "$P_MS"
-  [[ -n ${UP[dante]:-} ]] && settle_ports && setup_cell dante "$P_DANTE"
+  if [[ -n ${UP[hopgate_socks]:-} ]]; then setup_cell hopgate "$P_HG_SOCKS" "${PID[hopgate]}"; else put Dsetup.hopgate.rate n/a; fi
+  [[ -n ${UP[microsocks]:-} ]] && setup_cell microsocks "$P_MS" "${PID[microsocks]}"
+  [[ -n ${UP[dante]:-} ]] && settle_ports && setup_cell dante "$P_DANTE" "${PID[dante]}"
 fi
 
 put "env.end" "load average at end $(cut -d' ' -f1-3 /proc/loadavg); the run took $(($(date +%s) - T_RUN)) s after $((T_RUN - T_START)) s of dependencies and build"
@@ -544,6 +557,8 @@ rows = [
     ('D: SOCKS5 setup, 64 clients', 'connects/s ↑', 'Dsetup', 'rate', ['direct', 'hopgate', 'microsocks', 'dante'], 'hi', ('ratio', 2)),
     ('D', 'p99 ms ↓', 'Dsetup', 'p99', ['direct', 'hopgate', 'microsocks', 'dante'], 'lo', None),
     ('D', 'failed', 'Dsetup', 'failed', ['direct', 'hopgate', 'microsocks', 'dante'], None, None),
+    ('D', 'proxy CPU µs per connect ↓', 'Dsetup', 'cpu', ['hopgate', 'microsocks', 'dante'], 'lo', None),
+    ('D', 'machine CPU µs per connect ↓', 'Dsetup', 'allcpu', ['direct', 'hopgate', 'microsocks', 'dante'], 'lo', None),
 ]
 
 def fmt_ratio(r):
