@@ -521,7 +521,8 @@ private:
       // The same policy as every dial (connection limits, hopgate's own listeners, private
       // targets), asked per request: a kept-alive connection may go anywhere next.
       Refusal refusal;
-      if (co_await refuse_request(ctx_, conn_, target.authority, decision, refusal)) {
+      bool refused = co_await refuse_request(ctx_, conn_, target.authority, decision, refusal);
+      if (refused) {
         auto e = classify(refusal.ec);
         record_error(e);
         last_result_ = refusal.message();
@@ -730,6 +731,23 @@ private:
     }
   }
 
+  /// Sends a piece of the response to the client, the head first while it is still pending;
+  /// false when the client is gone.
+  template <class Parts>
+  awaitable<bool> send_response_piece(const Parts& parts, std::string& pending_head, std::size_t body_bytes, Exchange& ex) {
+    ex.response_started = true;
+    // (The result of a co_await is kept in a variable before it is tested: GCC 12 miscompiles
+    // some co_await expressions used directly as a condition.)
+    auto ec = co_await write_all(client_, parts, idle());
+    if (ec) {
+      ex.client_failed = true;
+      co_return false;
+    }
+    conn_.bytes.down.fetch_add(pending_head.size() + body_bytes, std::memory_order_relaxed);
+    pending_head.clear();
+    co_return true;
+  }
+
   awaitable<void> download_inner(tcp::socket& up, beast::flat_buffer& up_in, bool head_request, bool http10,
                                  bool client_keep, const UpstreamPlan& plan, const config::Config& cfg, Exchange& ex) {
     auto limit = static_cast<std::uint32_t>(
@@ -838,14 +856,8 @@ private:
           }
           auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, up_in.size()));
           std::array<asio::const_buffer, 2> parts{asio::buffer(pending_head), asio::buffer(up_in.data().data(), n)};
-          ex.response_started = true;
-          auto wec = co_await write_all(client_, parts, idle());
-          if (wec) {
-            ex.client_failed = true;
-            co_return;
-          }
-          conn_.bytes.down.fetch_add(pending_head.size() + n, std::memory_order_relaxed);
-          pending_head.clear();
+          bool sent = co_await send_response_piece(parts, pending_head, n, ex);
+          if (!sent) co_return;
           up_in.consume(n);
           left -= n;
         }
@@ -874,14 +886,8 @@ private:
           }
           std::array<asio::const_buffer, 4> parts{asio::buffer(pending_head), asio::buffer(size_line, size_len),
                                                   asio::buffer(buf.get(), n), asio::buffer(tail)};
-          ex.response_started = true;
-          auto wec = co_await write_all(client_, parts, idle());
-          if (wec) {
-            ex.client_failed = true;
-            co_return;
-          }
-          conn_.bytes.down.fetch_add(pending_head.size() + n, std::memory_order_relaxed);
-          pending_head.clear();
+          bool sent = co_await send_response_piece(parts, pending_head, n, ex);
+          if (!sent) co_return;
           if (n == 0) break;
         }
       }

@@ -31,7 +31,9 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::
   }
   spdlog::debug("conn {} route {} -> {}", conn.id, out.decision.rule_name(), out.decision.via.display());
   // Connection limits, hopgate's own listeners, private targets (target_policy.hpp).
-  if (Refusal refusal; co_await refuse_request(ctx, conn, target, out.decision, refusal)) {
+  Refusal refusal;
+  bool refused = co_await refuse_request(ctx, conn, target, out.decision, refusal);
+  if (refused) {
     out.dial.ec = refusal.ec;
     out.dial.where = std::move(refusal.where);
     out.dial.detail = std::move(refusal.detail);

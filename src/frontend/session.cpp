@@ -239,7 +239,8 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
   auto result = co_await serve_first_bytes(client, ctx, *conn, cfg, lcfg, listener, slot, tunnel, proto);
   if (tunnel) {
     auto& t = *tunnel;
-    if (!co_await relay::write_first(client, t.upstream, t.idle, conn->bytes, t.to_upstream, t.to_client)) {
+    auto written = co_await relay::write_first(client, t.upstream, t.idle, conn->bytes, t.to_upstream, t.to_client);
+    if (!written) {
       auto& counters = conn->bytes; // before conn moves into the end
       relay::start(std::move(client), std::move(t.upstream), t.idle, counters,
                    std::make_unique<SessionEnd>(ctx.shared, std::move(conn), std::move(slot), proto, started,

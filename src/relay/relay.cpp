@@ -366,16 +366,19 @@ awaitable<error_code> write_first(tcp::socket& client, tcp::socket& upstream, Cl
     (void)n;
     co_return ec;
   };
-  if (auto ec = co_await write(upstream, to_upstream)) co_return ec;
+  auto up_ec = co_await write(upstream, to_upstream);
+  if (up_ec) co_return up_ec;
   counters.up.fetch_add(to_upstream.size(), std::memory_order_relaxed);
-  if (auto ec = co_await write(client, to_client)) co_return ec;
+  auto down_ec = co_await write(client, to_client);
+  if (down_ec) co_return down_ec;
   counters.down.fetch_add(to_client.size(), std::memory_order_relaxed);
   co_return error_code{};
 }
 
 awaitable<RelayEnd> run(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters,
                         std::span<const std::uint8_t> to_upstream_first, std::span<const std::uint8_t> to_client_first) {
-  if (co_await write_first(client, upstream, idle, counters, to_upstream_first, to_client_first)) co_return RelayEnd::error;
+  auto ec = co_await write_first(client, upstream, idle, counters, to_upstream_first, to_client_first);
+  if (ec) co_return RelayEnd::error;
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(RelayEnd)>(
       [&](auto handler) {
         (new AwaitedTunnel<decltype(handler)>(client, upstream, idle, counters, std::move(handler)))->start();
