@@ -90,16 +90,21 @@ namespace {
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-/// Opens, binds and listens. `shared`: with SO_REUSEPORT, so that each worker has a listening
-/// socket of its own on the same port and the kernel spreads new connections over them (no
-/// thread woken for a connection another one takes).
-error_code open_listening(tcp::acceptor& a, const tcp::endpoint& ep, bool shared) {
+/// Opens and binds (SO_REUSEADDR; IPv6 sockets take IPv6 only). `shared`: with SO_REUSEPORT,
+/// so that each worker has a listening socket of its own on the same port and the kernel spreads
+/// new connections over them (no thread woken for a connection another one takes).
+error_code open_bound(tcp::acceptor& a, const tcp::endpoint& ep, bool shared) {
   error_code ec;
   a.open(ep.protocol(), ec);
   if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec && shared) a.set_option(reuse_port(true), ec);
   if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
   if (!ec) a.bind(ep, ec);
+  return ec;
+}
+
+error_code open_listening(tcp::acceptor& a, const tcp::endpoint& ep, bool shared) {
+  auto ec = open_bound(a, ep, shared);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     error_code ignored;
@@ -114,12 +119,7 @@ error_code open_listening(tcp::acceptor& a, const tcp::endpoint& ep, bool shared
 error_code port_taken(asio::io_context& ctx, const tcp::endpoint& ep) {
   if (ep.port() == 0) return {};
   tcp::acceptor probe(ctx);
-  error_code ec;
-  probe.open(ep.protocol(), ec);
-  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
-  if (!ec) probe.bind(ep, ec);
-  return ec;
+  return open_bound(probe, ep, false);
 }
 
 } // namespace
