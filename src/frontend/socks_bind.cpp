@@ -5,7 +5,6 @@
 #include "hopgate/core/cidr.hpp"
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
-#include "hopgate/relay/relay.hpp"
 
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -92,7 +91,7 @@ template <class Decode> awaitable<std::size_t> read_hop_message(tcp::socket& s, 
 /// BIND on a direct route: hopgate listens itself.
 awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                    const config::Config& cfg, const TargetAddress& peer, SocksVersion version,
-                                   Bytes& client_pending) {
+                                   Bytes& client_pending, std::optional<TunnelPlan>& tunnel) {
   auto ex = co_await asio::this_coro::executor;
   // The peers we let in: the request's address, or all of its name's addresses, or anyone.
   std::vector<asio::ip::address> expected;
@@ -169,15 +168,15 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
     conn.target = endpoint_target(from).to_string();
   }
   co_await send_reply(client, version, 0, endpoint_target(from));
-  auto end = co_await relay::run(client, peer_socket, to_clock(cfg.timeouts.idle), conn.bytes, client_pending, {});
-  co_return relay::result_text(end);
+  tunnel.emplace(TunnelPlan{std::move(peer_socket), client_pending, {}, {}, to_clock(cfg.timeouts.idle)});
+  co_return "ok";
 }
 
 /// BIND through an upstream whose last hop speaks SOCKS: that hop listens, we pass on its replies.
 awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                      const std::shared_ptr<const routing::Snapshot>& snapshot, const routing::Decision& decision,
                                      const upstream::ClientIdentity& who, const TargetAddress& peer, SocksVersion version,
-                                     Bytes& client_pending) {
+                                     Bytes& client_pending, std::optional<TunnelPlan>& tunnel) {
   const auto& cfg = *snapshot->config;
   const config::Route* route = decision.route;
   upstream::DialRequest req{snapshot, decision.via, peer, who, route ? route->remote_dns : config::RemoteDns::any,
@@ -259,8 +258,9 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
     conn.target = second.to_string();
   }
   co_await send_reply(client, version, 0, second);
-  auto end = co_await relay::run(client, dial.socket, to_clock(cfg.timeouts.idle), conn.bytes, client_pending, buf);
-  co_return relay::result_text(end);
+  tunnel.emplace(TunnelPlan{std::move(dial.socket), client_pending, std::move(buf), std::move(dial.holds),
+                            to_clock(cfg.timeouts.idle)});
+  co_return "ok";
 }
 
 } // namespace
@@ -276,7 +276,7 @@ std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, con
 
 awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                   const upstream::ClientIdentity& who, const TargetAddress& peer, SocksVersion version,
-                                  std::vector<std::uint8_t>& client_pending) {
+                                  std::vector<std::uint8_t>& client_pending, std::optional<TunnelPlan>& tunnel) {
   auto snapshot = ctx.shared.current();
   const auto& cfg = *snapshot->config;
   // The request's DST names the expected peer: route on it like a CONNECT to that peer.
@@ -316,7 +316,7 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
     co_return "remote DNS required (BIND would resolve " + peer.domain + " locally)";
   }
   if (decision.via.kind == config::Via::Kind::direct)
-    co_return co_await bind_direct(client, ctx, conn, cfg, peer, version, client_pending);
+    co_return co_await bind_direct(client, ctx, conn, cfg, peer, version, client_pending, tunnel);
 
   // Only a SOCKS hop can listen for us; an HTTP hop (CONNECT) cannot.
   auto schemes = last_hop_schemes(cfg, decision.via);
@@ -327,7 +327,7 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
     co_return "command not supported (BIND needs a SOCKS last hop)";
   }
   conn.set("connecting");
-  co_return co_await bind_upstream(client, ctx, conn, snapshot, decision, who, peer, version, client_pending);
+  co_return co_await bind_upstream(client, ctx, conn, snapshot, decision, who, peer, version, client_pending, tunnel);
 }
 
 } // namespace hopgate::frontend

@@ -101,7 +101,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
   error_code ignored;
   who.address = client.remote_endpoint(ignored).address();
   if (req.command == static_cast<std::uint8_t>(s4::Command::bind))
-    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v4, buf);
+    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v4, buf, tunnel);
   if (req.command != static_cast<std::uint8_t>(s4::Command::connect)) {
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
     co_return "command not supported";
@@ -207,7 +207,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
     conn.user = who.user;
   }
   if (req.command == static_cast<std::uint8_t>(s5::Command::bind))
-    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v5, buf);
+    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v5, buf, tunnel);
   if (req.command == static_cast<std::uint8_t>(s5::Command::udp_associate))
     co_return co_await serve_udp_associate(client, ctx, conn, who, req.target);
   if (req.command != static_cast<std::uint8_t>(s5::Command::connect)) {

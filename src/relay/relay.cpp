@@ -83,20 +83,23 @@ enum class Step { more, wait_read, wait_write, eof, failed, unsupported };
 
 } // namespace
 
-/// One tunnel's two directions, driven by plain completion handlers rather than coroutines: an
-/// idle tunnel holds this object and two socket waits and a timer, not a tree of coroutine
-/// frames (bench/NOTES.md). It lives on the heap and goes away by itself: each pending handler
-/// holds it (Hold), and when the last one lets go the tunnel is over, or abandoned because its
-/// io_context is being destroyed with the handlers unrun. Everything runs on the sockets'
-/// io_context, one handler at a time.
+/// One tunnel: both sockets and its two directions, driven by plain completion handlers rather
+/// than coroutines, so an idle tunnel holds this object, two socket waits and a timer, not a
+/// tree of coroutine frames (bench/NOTES.md). It lives on the heap and goes away by itself: each
+/// pending handler holds it (Hold), and when the last one lets go the tunnel is over (and says
+/// so to its TunnelEnd), or abandoned because its io_context is being destroyed with the
+/// handlers unrun. Everything runs on the sockets' io_context, one handler at a time.
 class Tunnel {
 public:
-  Tunnel(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters)
-      : idle_(idle), timer_(client.get_executor()),
-        dirs_{Direction{&client, &upstream, &counters.up}, Direction{&upstream, &client, &counters.down}} {
+  Tunnel(tcp::socket client, tcp::socket upstream, Clock::duration idle, Counters& counters,
+         std::unique_ptr<TunnelEnd> on_end)
+      : client_(std::move(client)), upstream_(std::move(upstream)), idle_(idle), timer_(client_.get_executor()),
+        dirs_{Direction{&client_, &upstream_, &counters.up}, Direction{&upstream_, &client_, &counters.down}},
+        on_end_(std::move(on_end)) {
     error_code ignored;
-    client.non_blocking(true, ignored);
-    upstream.non_blocking(true, ignored);
+    client_.non_blocking(true, ignored);
+    upstream_.non_blocking(true, ignored);
+    on_end_->started(TunnelCloser{this}); // before start(), which may already end the tunnel
   }
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;
@@ -112,13 +115,6 @@ public:
   void close() {
     if (!finished()) fail();
   }
-
-protected:
-  virtual ~Tunnel() = default;
-  /// The tunnel is over and nothing refers to it any more: the last thing it does.
-  virtual void ended(RelayEnd end) = 0;
-  /// Its handlers were destroyed unrun (the io_context is going away): the last thing it does.
-  virtual void abandoned() = 0;
 
 private:
   /// A pending handler's claim on the tunnel; the last one released ends it.
@@ -287,14 +283,20 @@ private:
     if (finished()) timer_.cancel();
   }
 
+  /// The last claim is gone: the tunnel is over, or its handlers were destroyed unrun (the
+  /// io_context is going away; then only the TunnelEnd's destructor runs). The last thing it does.
   void release() {
     if (--pending_ > 0) return;
     for (auto& d : dirs_)
       if (d.pipe.read >= 0) PipePool::close_pipe(d.pipe); // may still hold bytes nobody will read
-    if (!finished()) return abandoned();
-    ended(timed_out_ ? RelayEnd::idle_timeout : failed_ ? RelayEnd::error : RelayEnd::closed);
+    auto end = timed_out_ ? RelayEnd::idle_timeout : failed_ ? RelayEnd::error : RelayEnd::closed;
+    auto on_end = finished() ? std::move(on_end_) : nullptr;
+    delete this; // the sockets close before the end is reported
+    if (on_end) (*on_end)(end);
   }
 
+  tcp::socket client_;
+  tcp::socket upstream_;
   Clock::duration idle_;
   Clock::time_point last_ = Clock::now();
   asio::steady_timer timer_;
@@ -302,56 +304,8 @@ private:
   int pending_ = 0;
   bool failed_ = false;
   bool timed_out_ = false;
-};
-
-namespace {
-
-/// A tunnel awaited by the coroutine that relays it: the sockets are the coroutine's, the
-/// completion handler resumes it.
-template <class Handler> class AwaitedTunnel final : public Tunnel {
-public:
-  AwaitedTunnel(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters, Handler h)
-      : Tunnel(client, upstream, idle, counters), handler_(std::move(h)), executor_(client.get_executor()) {}
-
-private:
-  void ended(RelayEnd end) override {
-    auto h = std::move(handler_);
-    auto ex = executor_;
-    delete this;
-    // Never resumed inside one of the tunnel's handlers (or inside start()).
-    asio::post(ex, [h = std::move(h), end]() mutable { std::move(h)(end); });
-  }
-  void abandoned() override { delete this; } // destroying the handler destroys the coroutine
-  Handler handler_;
-  asio::any_io_executor executor_;
-};
-
-/// A tunnel that owns its sockets and outlives the coroutine that set it up.
-struct TunnelSockets {
-  tcp::socket client;
-  tcp::socket upstream;
-};
-
-class OwnedTunnel final : private TunnelSockets, public Tunnel {
-public:
-  OwnedTunnel(tcp::socket client, tcp::socket upstream, Clock::duration idle, Counters& counters,
-              std::unique_ptr<TunnelEnd> on_end)
-      : TunnelSockets{std::move(client), std::move(upstream)},
-        Tunnel(TunnelSockets::client, TunnelSockets::upstream, idle, counters), on_end_(std::move(on_end)) {
-    on_end_->started(TunnelCloser{this}); // before start(), which may already end the tunnel
-  }
-
-private:
-  void ended(RelayEnd end) override {
-    auto on_end = std::move(on_end_);
-    delete this; // the sockets close before the end is reported
-    (*on_end)(end);
-  }
-  void abandoned() override { delete this; }
   std::unique_ptr<TunnelEnd> on_end_;
 };
-
-} // namespace
 
 void TunnelCloser::operator()() const {
   if (tunnel) tunnel->close();
@@ -375,21 +329,9 @@ awaitable<error_code> write_first(tcp::socket& client, tcp::socket& upstream, Cl
   co_return error_code{};
 }
 
-awaitable<RelayEnd> run(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters,
-                        std::span<const std::uint8_t> to_upstream_first, std::span<const std::uint8_t> to_client_first) {
-  auto ec = co_await write_first(client, upstream, idle, counters, to_upstream_first, to_client_first);
-  if (ec) co_return RelayEnd::error;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(RelayEnd)>(
-      [&](auto handler) {
-        (new AwaitedTunnel<decltype(handler)>(client, upstream, idle, counters, std::move(handler)))->start();
-      },
-      asio::use_awaitable);
-}
-
 void start(tcp::socket client, tcp::socket upstream, Clock::duration idle, Counters& counters,
            std::unique_ptr<TunnelEnd> on_end) {
-  auto* t = new OwnedTunnel(std::move(client), std::move(upstream), idle, counters, std::move(on_end));
-  t->start();
+  (new Tunnel(std::move(client), std::move(upstream), idle, counters, std::move(on_end)))->start();
 }
 
 } // namespace hopgate::relay

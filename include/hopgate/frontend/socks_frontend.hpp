@@ -16,7 +16,8 @@ namespace hopgate::frontend {
 /// Serves one SOCKS connection. `buffered` holds bytes already read (the sniffed first bytes).
 /// `auth` is the auth mode of the listener the client came in on. Returns the result text for
 /// the access log ("ok", "connection refused", "bad request"...). After a successful CONNECT
-/// `tunnel` is set and the caller relays it (run_session hands it to relay::start); BIND and UDP ASSOCIATE run to the end here.
+/// `tunnel` is set and the caller relays it (run_session hands it to relay::start), and so after a
+/// BIND once its peer is connected; UDP ASSOCIATE runs to the end here.
 awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                    std::vector<std::uint8_t> buffered, config::AuthMode auth,
                                    std::optional<TunnelPlan>& tunnel);

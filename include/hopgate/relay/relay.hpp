@@ -55,10 +55,4 @@ awaitable<error_code> write_first(tcp::socket& client, tcp::socket& upstream, Cl
 void start(tcp::socket client, tcp::socket upstream, Clock::duration idle, Counters& counters,
            std::unique_ptr<TunnelEnd> on_end);
 
-/// Relays until both directions ended or `idle` passes with no byte either way.
-/// `to_upstream_first` / `to_client_first` are bytes already read during the handshake.
-awaitable<RelayEnd> run(tcp::socket& client, tcp::socket& upstream, Clock::duration idle, Counters& counters,
-                        std::span<const std::uint8_t> to_upstream_first = {},
-                        std::span<const std::uint8_t> to_client_first = {});
-
 } // namespace hopgate::relay
