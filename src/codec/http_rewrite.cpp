@@ -27,6 +27,18 @@ template <class F> void for_each_token(std::string_view list, F f) {
 
 } // namespace
 
+std::string_view HeaderSection::keep(std::string_view text) { return made_.emplace_back(text); }
+
+void HeaderSection::clear() {
+  fields.clear();
+  made_.clear();
+}
+
+void HeaderSection::release() {
+  Fields().swap(fields);
+  std::deque<std::string>().swap(made_);
+}
+
 bool name_equals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -46,13 +58,13 @@ std::size_t erase_fields(Fields& fields, std::string_view name) {
   return before - fields.size();
 }
 
-void set_field(Fields& fields, std::string_view name, std::string value) {
+void set_field(Fields& fields, std::string_view name, std::string_view value) {
   auto first = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return name_equals(f.name, name); });
   if (first == fields.end()) {
-    fields.push_back({std::string(name), std::move(value)});
+    fields.push_back({name, value});
     return;
   }
-  first->value = std::move(value);
+  first->value = value;
   auto keep = first - fields.begin();
   std::erase_if(fields, [&, i = std::ptrdiff_t{0}](const Field& f) mutable {
     bool drop = i != keep && name_equals(f.name, name);
@@ -75,10 +87,13 @@ bool fields_have_token(const Fields& fields, std::string_view name, std::string_
 
 std::size_t strip_hop_by_hop(Fields& fields) {
   // Connection may name further fields that are only meant for this hop (RFC 9110 §7.6.1).
-  std::vector<std::string> named;
+  // Their names are views of the received text, which outlives the edits to the list.
+  std::vector<std::string_view> named;
   for (const auto& f : fields)
     if (name_equals(f.name, "Connection") || name_equals(f.name, "Proxy-Connection"))
-      for_each_token(f.value, [&](std::string_view t) { named.emplace_back(t); });
+      for_each_token(f.value, [&](std::string_view t) {
+        if (!has_token("keep-alive, close", t)) named.push_back(t); // the usual values name no field
+      });
   static constexpr std::string_view fixed[] = {"Connection", "Proxy-Connection", "Keep-Alive",         "TE",
                                                "Trailer",    "Transfer-Encoding", "Upgrade",           "Proxy-Authorization",
                                                "Proxy-Authenticate"};
@@ -86,42 +101,49 @@ std::size_t strip_hop_by_hop(Fields& fields) {
   std::erase_if(fields, [&](const Field& f) {
     for (auto n : fixed)
       if (name_equals(f.name, n)) return true;
-    for (const auto& n : named)
+    for (auto n : named)
       if (name_equals(f.name, n)) return true;
     return false;
   });
   return before - fields.size();
 }
 
-void append_via(Fields& fields, std::string_view text) {
-  if (text.empty()) return;
+namespace {
+/// Adds `item` to the list in the last field called `name` (RFC 9110 §5.3: one list, in order),
+/// or adds the field. `item` must outlive the list.
+void append_to_list(HeaderSection& section, std::string_view name, std::string_view item) {
+  auto& fields = section.fields;
   for (auto it = fields.rbegin(); it != fields.rend(); ++it)
-    if (name_equals(it->name, "Via")) {
-      it->value.append(", ").append(text);
+    if (name_equals(it->name, name)) {
+      std::string joined;
+      joined.reserve(it->value.size() + 2 + item.size());
+      joined.append(it->value).append(", ").append(item);
+      it->value = section.keep(joined);
       return;
     }
-  fields.push_back({"Via", std::string(text)});
+  fields.push_back({name, item});
+}
+} // namespace
+
+void append_via(HeaderSection& section, std::string_view text) {
+  if (!text.empty()) append_to_list(section, "Via", text);
 }
 
-void append_forwarded_for(Fields& fields, std::string_view client_address) {
-  for (auto it = fields.rbegin(); it != fields.rend(); ++it)
-    if (name_equals(it->name, "X-Forwarded-For")) {
-      it->value.append(", ").append(client_address);
-      return;
-    }
-  fields.push_back({"X-Forwarded-For", std::string(client_address)});
+void append_forwarded_for(HeaderSection& section, std::string_view client_address) {
+  append_to_list(section, "X-Forwarded-For", client_address);
 }
 
-void set_host(Fields& fields, std::string value) {
+void set_host(Fields& fields, std::string_view value) {
   erase_fields(fields, "Host");
-  fields.insert(fields.begin(), Field{"Host", std::move(value)});
+  fields.insert(fields.begin(), Field{"Host", value});
 }
 
 std::optional<Framing> check_framing(const Fields& fields, bool is_request, boost::system::error_code& ec) {
   ec = {};
   std::optional<std::uint64_t> length;
   bool has_te = false;
-  std::vector<std::string_view> codings;
+  std::size_t chunked = 0;
+  bool last_chunked = false;
   for (const auto& f : fields) {
     if (name_equals(f.name, "Content-Length")) {
       // A list ("5, 5") or repeated fields are fine only when every value is the same number.
@@ -144,7 +166,10 @@ std::optional<Framing> check_framing(const Fields& fields, bool is_request, boos
       }
     } else if (name_equals(f.name, "Transfer-Encoding")) {
       has_te = true;
-      for_each_token(f.value, [&](std::string_view t) { codings.push_back(t); });
+      for_each_token(f.value, [&](std::string_view t) {
+        last_chunked = name_equals(t, "chunked");
+        chunked += last_chunked;
+      });
     }
   }
   if (ec) return std::nullopt;
@@ -153,8 +178,6 @@ std::optional<Framing> check_framing(const Fields& fields, bool is_request, boos
     return std::nullopt;
   }
   if (has_te) {
-    auto chunked = std::count_if(codings.begin(), codings.end(), [](std::string_view c) { return name_equals(c, "chunked"); });
-    bool last_chunked = !codings.empty() && name_equals(codings.back(), "chunked");
     if (last_chunked && chunked == 1) return Framing{Framing::Kind::chunked, 0};
     if (is_request || chunked > 0) {
       ec = HttpError::bad_transfer_encoding;
@@ -166,16 +189,16 @@ std::optional<Framing> check_framing(const Fields& fields, bool is_request, boos
   return Framing{is_request ? Framing::Kind::none : Framing::Kind::until_close, 0};
 }
 
-void rewrite_request(Fields& fields, const RequestTarget& target, const RewriteOptions& options) {
-  strip_hop_by_hop(fields);
-  set_host(fields, host_text(target.authority, 80));
-  append_via(fields, options.via);
-  if (options.x_forwarded_for && !options.client_address.empty()) append_forwarded_for(fields, options.client_address);
+void rewrite_request(HeaderSection& section, const RequestTarget& target, const RewriteOptions& options) {
+  strip_hop_by_hop(section.fields);
+  set_host(section.fields, section.keep(host_text(target.authority, 80)));
+  append_via(section, options.via);
+  if (options.x_forwarded_for && !options.client_address.empty()) append_forwarded_for(section, options.client_address);
 }
 
-void rewrite_response(Fields& fields, std::string_view via) {
-  strip_hop_by_hop(fields);
-  append_via(fields, via);
+void rewrite_response(HeaderSection& section, std::string_view via) {
+  strip_hop_by_hop(section.fields);
+  append_via(section, via);
 }
 
 namespace {
@@ -183,21 +206,37 @@ void append_fields(std::string& out, const Fields& fields) {
   for (const auto& f : fields) out.append(f.name).append(": ").append(f.value).append("\r\n");
   out.append("\r\n");
 }
+
+std::size_t fields_size(const Fields& fields) {
+  std::size_t n = 2;
+  for (const auto& f : fields) n += f.name.size() + f.value.size() + 4;
+  return n;
+}
 } // namespace
+
+void append_request_head(std::string& out, std::string_view method, std::string_view target, const Fields& fields) {
+  out.reserve(out.size() + method.size() + target.size() + 11 + fields_size(fields));
+  out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+  append_fields(out, fields);
+}
+
+void append_response_head(std::string& out, unsigned status, std::string_view reason, const Fields& fields) {
+  out.reserve(out.size() + 15 + reason.size() + fields_size(fields));
+  char code[10]; // any unsigned fits
+  auto end = std::to_chars(code, code + sizeof code, status).ptr;
+  out.append("HTTP/1.1 ").append(code, end).append(" ").append(reason).append("\r\n");
+  append_fields(out, fields);
+}
 
 std::string serialize_request_head(std::string_view method, std::string_view target, const Fields& fields) {
   std::string out;
-  out.reserve(64 + target.size() + fields.size() * 32);
-  out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
-  append_fields(out, fields);
+  append_request_head(out, method, target, fields);
   return out;
 }
 
 std::string serialize_response_head(unsigned status, std::string_view reason, const Fields& fields) {
   std::string out;
-  out.reserve(64 + fields.size() * 32);
-  out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason).append("\r\n");
-  append_fields(out, fields);
+  append_response_head(out, status, reason, fields);
   return out;
 }
 
@@ -230,11 +269,14 @@ std::string proxy_reply(unsigned status, std::string_view text, bool close, bool
   std::string body = std::to_string(status) + " " + std::string(reason_phrase(status));
   if (!text.empty()) body.append(": ").append(text);
   body += "\n";
-  Fields f{{"Content-Type", "text/plain; charset=utf-8"}, {"Content-Length", std::to_string(body.size())}};
+  auto length = std::to_string(body.size());
+  Fields f{{"Content-Type", "text/plain; charset=utf-8"}, {"Content-Length", length}};
   if (close) f.push_back({"Connection", "close"});
   else if (http10_client) f.push_back({"Connection", "keep-alive"});
   f.insert(f.end(), extra.begin(), extra.end());
-  return serialize_response_head(status, reason_phrase(status), f) + body;
+  auto out = serialize_response_head(status, reason_phrase(status), f);
+  out += body;
+  return out;
 }
 
 } // namespace hopgate::codec::http

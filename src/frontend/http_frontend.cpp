@@ -33,6 +33,7 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <memory_resource>
 
 namespace hopgate::frontend {
 namespace {
@@ -45,6 +46,43 @@ using namespace asio::experimental::awaitable_operators;
 constexpr std::size_t head_read = 16 * 1024;   ///< bytes asked of one socket read while a head is awaited
 constexpr std::size_t body_chunk = 64 * 1024;  ///< bytes of body moved per step (and asked of one read)
 constexpr auto drain_check = std::chrono::milliseconds(500); ///< how often an idle keep-alive looks at draining
+
+/// Beast's field list takes one allocation per field; here they come from the connection's
+/// FieldArena instead.
+using FieldAllocator = std::pmr::polymorphic_allocator<char>;
+template <bool isRequest, class Body> using Parser = bhttp::parser<isRequest, Body, FieldAllocator>;
+template <class Body> using RequestParser = Parser<true, Body>;
+template <class Body> using ResponseParser = Parser<false, Body>;
+
+/// The memory for the parsed header fields of one request and its responses: a block kept by
+/// the connection while it is busy, given back in one go when the next request starts (no
+/// allocation and no free per field), and dropped while the connection idles.
+class FieldArena {
+public:
+  /// A new arena for the next request; whatever used the last one must be gone.
+  FieldAllocator fresh() {
+    resource_.reset();
+    if (!block_) block_ = std::make_unique_for_overwrite<std::byte[]>(block_size);
+    resource_.emplace(block_.get(), block_size, std::pmr::new_delete_resource());
+    return FieldAllocator(&*resource_);
+  }
+  /// The current request's arena (fresh() was called for it).
+  FieldAllocator current() { return FieldAllocator(&*resource_); }
+  void release() {
+    resource_.reset();
+    block_.reset();
+  }
+
+private:
+  static constexpr std::size_t block_size = 4096; ///< a typical request's and response's fields (larger ones go on in heap chunks)
+  std::unique_ptr<std::byte[]> block_;
+  std::optional<std::pmr::monotonic_buffer_resource> resource_;
+};
+
+/// A parser whose fields live in `alloc`'s arena.
+template <class P> P make_parser(FieldAllocator alloc) {
+  return P(std::piecewise_construct, std::make_tuple(), std::make_tuple(alloc));
+}
 
 std::span<const std::uint8_t> bytes_of(const beast::flat_buffer& b) {
   return {static_cast<const std::uint8_t*>(b.data().data()), b.size()};
@@ -81,7 +119,7 @@ enum class HeadResult { ok, closed, timeout, too_large, bad, failed };
 /// Reads one message head into `p`. `closed`: EOF before any byte of it (`*got_bytes` false);
 /// `failed`: a socket error; `bad` / `too_large`: the bytes are not a head we accept.
 template <bool isRequest>
-awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, bhttp::parser<isRequest, bhttp::empty_body>& p,
+awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, Parser<isRequest, bhttp::empty_body>& p,
                                 Clock::duration limit, error_code& ec, bool quick_ack = false) {
   auto deadline = Clock::now() + limit;
   for (;;) {
@@ -104,7 +142,7 @@ awaitable<HeadResult> read_head(tcp::socket& s, beast::flat_buffer& in, bhttp::p
 /// Pulls decoded body bytes out of a buffer_body parser: up to `cap` bytes into `out`.
 /// Returns the count, 0 when the body is complete (ec clear) or on error (ec set).
 template <bool isRequest>
-awaitable<std::size_t> read_body(tcp::socket& s, beast::flat_buffer& in, bhttp::parser<isRequest, bhttp::buffer_body>& p,
+awaitable<std::size_t> read_body(tcp::socket& s, beast::flat_buffer& in, Parser<isRequest, bhttp::buffer_body>& p,
                                  char* out, std::size_t cap, Clock::duration idle, error_code& ec, bool quick_ack = false) {
   ec = {};
   for (;;) {
@@ -141,22 +179,23 @@ awaitable<std::size_t> read_body(tcp::socket& s, beast::flat_buffer& in, bhttp::
 }
 
 /// A body buffer no larger than the body (most bodies are small; no need for 64 KiB each).
-template <bool isRequest> std::size_t body_buffer_size(const bhttp::parser<isRequest, bhttp::buffer_body>& p) {
+template <bool isRequest> std::size_t body_buffer_size(const Parser<isRequest, bhttp::buffer_body>& p) {
   auto left = p.content_length_remaining();
   if (!left) return body_chunk;
   return static_cast<std::size_t>(std::clamp<std::uint64_t>(*left, 1, body_chunk));
 }
 
-template <bool isRequest, class Body> hc::Fields fields_of(const bhttp::message<isRequest, Body>& m) {
-  hc::Fields out;
-  out.reserve(static_cast<std::size_t>(std::distance(m.begin(), m.end())) + 2); // + Via, Connection
-  for (const auto& f : m) out.push_back({std::string(f.name_string()), std::string(f.value())});
-  return out;
+/// Points `section` at the fields of the parsed message `m` (views of the parser's text: the
+/// rewrite edits the list, not copies of the fields).
+template <bool isRequest, class Body, class Fields>
+void view_fields(const bhttp::message<isRequest, Body, Fields>& m, hc::HeaderSection& section) {
+  section.clear();
+  for (const auto& f : m) section.fields.push_back({f.name_string(), f.value()});
 }
 
-std::string reason_of(const bhttp::response_header<>& res, unsigned status) {
-  if (res.reason().empty()) return std::string(hc::reason_phrase(status));
-  return std::string(res.reason());
+std::string_view reason_of(const bhttp::response_header<bhttp::basic_fields<FieldAllocator>>& res, unsigned status) {
+  if (res.reason().empty()) return hc::reason_phrase(status);
+  return res.reason();
 }
 
 /// Idempotent methods (RFC 9110 §9.2.2) may be sent again on a fresh connection.
@@ -218,7 +257,8 @@ public:
         }
       }
       conn_.set("request");
-      bhttp::request_parser<bhttp::empty_body> hp;
+      // The last request's parsers are gone: their fields' memory is taken back here.
+      auto hp = make_parser<RequestParser<bhttp::empty_body>>(field_arena_.fresh());
       hp.header_limit(static_cast<std::uint32_t>(
           std::min<std::size_t>(cfg.http.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
       hp.body_limit(boost::none); // bodies are streamed, never held whole: no size limit needed
@@ -279,6 +319,11 @@ private:
     }
     in_.shrink_to_fit(); // an idle keep-alive connection holds no buffer
     up_in_.shrink_to_fit();
+    request_fields_.release();
+    response_fields_.release();
+    field_arena_.release();
+    std::string().swap(request_head_);
+    std::string().swap(response_head_);
     for (;;) {
       if (ctx_.shared.draining.load()) co_return false;
       auto left = deadline - Clock::now();
@@ -362,7 +407,7 @@ private:
   static hc::Fields auth_challenge() { return {{"Proxy-Authenticate", "Basic realm=\"hopgate\""}}; }
 
   /// One request whose head is in `hp`. Returns whether the client connection goes on.
-  awaitable<bool> handle(bhttp::request_parser<bhttp::empty_body>& hp, std::shared_ptr<const routing::Snapshot> snapshot) {
+  awaitable<bool> handle(RequestParser<bhttp::empty_body>& hp, std::shared_ptr<const routing::Snapshot> snapshot) {
     const auto& cfg = *snapshot->config;
     auto& req = hp.get();
     bool http10 = req.version() == 10;
@@ -373,7 +418,8 @@ private:
       last_result_ = "bad version";
       co_return false;
     }
-    auto fields = fields_of(req);
+    view_fields(req, request_fields_);
+    const auto& fields = request_fields_.fields;
     error_code ec;
     auto framing = hc::check_framing(fields, true, ec);
     if (!framing) {
@@ -405,7 +451,7 @@ private:
       last_result_ = "proxy authentication required";
       co_return co_await reply(407, "proxy authentication required", client_keep, http10, auth_challenge());
     }
-    co_return co_await forward(hp, std::move(fields), std::move(method), *target, *framing, *who, snapshot);
+    co_return co_await forward(hp, std::move(method), *target, *framing, *who, snapshot);
   }
 
   awaitable<bool> handle_connect(const std::string& target_text, const hc::Fields& fields, bool http10,
@@ -498,7 +544,7 @@ private:
   }
 
   /// Forwards one absolute-URI request and its response. Returns whether the client goes on.
-  awaitable<bool> forward(bhttp::request_parser<bhttp::empty_body>& hp, hc::Fields fields, std::string method,
+  awaitable<bool> forward(RequestParser<bhttp::empty_body>& hp, std::string method,
                           const hc::RequestTarget& target, hc::Framing framing, const upstream::ClientIdentity& who,
                           std::shared_ptr<const routing::Snapshot> snapshot) {
     const auto& cfg = *snapshot->config;
@@ -548,15 +594,20 @@ private:
     auto up_plan = plan(snapshot, decision, target, target_text, who);
 
     // The head that goes upstream: origin-form to an origin, absolute-form to a parent proxy.
-    hc::RewriteOptions opts{cfg.http.via, cfg.http.x_forwarded_for,
-                            cfg.http.x_forwarded_for ? peer_.to_string() : std::string()};
-    hc::rewrite_request(fields, target, opts);
-    hc::erase_fields(fields, "Content-Length");
-    if (framing.kind == hc::Framing::Kind::length) fields.push_back({"Content-Length", std::to_string(framing.length)});
-    else if (framing.kind == hc::Framing::Kind::chunked) fields.push_back({"Transfer-Encoding", "chunked"});
+    // The received fields are edited in place (see view_fields) and written out once.
+    const std::string peer_text = cfg.http.x_forwarded_for ? peer_.to_string() : std::string();
+    auto& section = request_fields_;
+    hc::rewrite_request(section, target, hc::RewriteOptions{cfg.http.via, cfg.http.x_forwarded_for, peer_text});
+    hc::erase_fields(section.fields, "Content-Length");
+    if (framing.kind == hc::Framing::Kind::length)
+      section.fields.push_back({"Content-Length", section.keep(std::to_string(framing.length))});
+    else if (framing.kind == hc::Framing::Kind::chunked) section.fields.push_back({"Transfer-Encoding", "chunked"});
     if (up_plan.parent && !up_plan.parent_authorization.empty())
-      fields.push_back({"Proxy-Authorization", up_plan.parent_authorization});
-    std::string head = hc::serialize_request_head(method, up_plan.parent ? hc::absolute_form(target) : target.origin_form, fields);
+      section.fields.push_back({"Proxy-Authorization", up_plan.parent_authorization});
+    std::string& head = request_head_;
+    head.clear();
+    if (up_plan.parent) hc::append_request_head(head, method, hc::absolute_form(target), section.fields);
+    else hc::append_request_head(head, method, target.origin_form, section.fields);
 
     bool retryable = idempotent(method) && !has_body;
     auto& pool = ctx_.worker.http_pool;
@@ -671,13 +722,13 @@ private:
   }
 
   /// Streams the request body from the client to the upstream (framed as it arrived).
-  awaitable<void> upload(bhttp::request_parser<bhttp::empty_body>& hp, bool has_body, hc::Framing framing, tcp::socket& up,
+  awaitable<void> upload(RequestParser<bhttp::empty_body>& hp, bool has_body, hc::Framing framing, tcp::socket& up,
                          Exchange& ex) {
     if (!has_body) {
       ex.request_complete = true;
       co_return;
     }
-    bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp));
+    RequestParser<bhttp::buffer_body> bp(std::move(hp));
     bp.eager(true);
     auto cap = body_buffer_size(bp);
     auto buf = std::make_unique_for_overwrite<char[]>(cap);
@@ -754,7 +805,11 @@ private:
         std::min<std::size_t>(std::max<std::size_t>(cfg.http.max_header_bytes, 64 * 1024), std::numeric_limits<std::uint32_t>::max()));
     bool first_byte = true;
     for (;;) {
-      bhttp::response_parser<bhttp::empty_body> rp;
+      // The arena takes the first head of the exchange; any after an interim (1xx) response go on
+      // the heap and are freed with their parser, so that an upstream sending 1xx after 1xx
+      // cannot grow the arena.
+      auto rp = make_parser<ResponseParser<bhttp::empty_body>>(first_byte ? field_arena_.current()
+                                                                          : FieldAllocator(std::pmr::new_delete_resource()));
       rp.header_limit(limit);
       rp.body_limit(boost::none);
       if (head_request) rp.skip(true);
@@ -775,7 +830,8 @@ private:
       first_byte = false;
       auto& res = rp.get();
       unsigned status = res.result_int();
-      auto rf = fields_of(res);
+      view_fields(res, response_fields_);
+      auto& rf = response_fields_.fields;
       if (status / 100 == 1) {
         if (status == 101) {
           ex.upstream_ec = ProxyError::upstream_protocol_error;
@@ -784,9 +840,10 @@ private:
         }
         // Interim responses (100 Continue for Expect) go on to HTTP/1.1 clients only.
         if (!http10) {
-          hc::rewrite_response(rf, "");
-          auto text = hc::serialize_response_head(status, reason_of(res, status), rf);
-          bool sent = co_await send_client(text);
+          hc::rewrite_response(response_fields_, "");
+          response_head_.clear();
+          hc::append_response_head(response_head_, status, reason_of(res, status), rf);
+          bool sent = co_await send_client(response_head_);
           if (!sent) {
             ex.client_failed = true;
             co_return;
@@ -818,26 +875,27 @@ private:
       // A response that starts before the request body has all arrived ends the connection: what is
       // left of that body will not be read.
       bool keep = client_keep && out != OutFraming::until_close && ex.request_complete && !ctx_.shared.draining.load();
-      hc::rewrite_response(rf, cfg.http.via);
-      if (out == OutFraming::length) hc::set_field(rf, "Content-Length", std::to_string(*rp.content_length()));
+      hc::rewrite_response(response_fields_, cfg.http.via);
+      if (out == OutFraming::length)
+        hc::set_field(rf, "Content-Length", response_fields_.keep(std::to_string(*rp.content_length())));
       else if (out != OutFraming::none) hc::erase_fields(rf, "Content-Length");
       if (out == OutFraming::chunked) rf.push_back({"Transfer-Encoding", "chunked"});
       if (!keep) rf.push_back({"Connection", "close"});
       else if (http10) rf.push_back({"Connection", "keep-alive"});
       bool upstream_keep = res.keep_alive();
-      auto head = hc::serialize_response_head(status, reason_of(res, status), rf);
       // The head goes out with the first piece of body when that is already here (one write,
       // one segment); otherwise at once, so that a slow body does not hold the head back.
-      std::string pending_head;
+      std::string& pending_head = response_head_;
+      pending_head.clear();
+      hc::append_response_head(pending_head, status, reason_of(res, status), rf);
       if (out == OutFraming::none || up_in.size() == 0) {
         ex.response_started = true;
-        bool sent = co_await send_client(head);
+        bool sent = co_await send_client(pending_head);
         if (!sent) {
           ex.client_failed = true;
           co_return;
         }
-      } else {
-        pending_head = std::move(head);
+        pending_head.clear();
       }
       if (out == OutFraming::length) {
         // A Content-Length body goes on as it comes, straight from the read buffer: no body
@@ -862,7 +920,7 @@ private:
           left -= n;
         }
       } else if (out != OutFraming::none) {
-        bhttp::response_parser<bhttp::buffer_body> bp(std::move(rp));
+        ResponseParser<bhttp::buffer_body> bp(std::move(rp));
         bp.eager(true);
         auto cap = body_buffer_size(bp);
         auto buf = std::make_unique_for_overwrite<char[]>(cap);
@@ -929,6 +987,12 @@ private:
   asio::ip::address peer_;
   beast::flat_buffer in_; ///< bytes from the client not yet parsed (pipelined requests, tunnel data)
   beast::flat_buffer up_in_; ///< bytes from the upstream, one exchange at a time (kept while the client is busy)
+  // Kept from request to request so that a busy connection's heads allocate nothing once warm.
+  FieldArena field_arena_;            ///< where the parsers keep the current request's and responses' fields
+  hc::HeaderSection request_fields_;  ///< the current request's fields, rewritten in place
+  hc::HeaderSection response_fields_; ///< the current response's
+  std::string request_head_;          ///< the head sent upstream
+  std::string response_head_;         ///< the head for the client, until it is sent
   Clock::duration idle_{};   ///< timeouts.idle of the snapshot the current request uses
   std::size_t requests_ = 0;
   std::string last_result_;

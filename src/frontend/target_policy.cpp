@@ -3,8 +3,9 @@
 #include "hopgate/core/cidr.hpp"
 #include "hopgate/core/error.hpp"
 
-#include <array>
 #include <spdlog/spdlog.h>
+
+#include <array>
 
 namespace hopgate::frontend {
 namespace {
@@ -57,12 +58,16 @@ bool is_localhost_name(std::string_view host) {
 
 std::optional<std::string> target_refusal(const OwnEndpoints& own, bool deny_private, const TargetAddress& target,
                                           std::span<const asio::ip::address> resolved) {
-  std::vector<asio::ip::address> addresses;
-  if (target.ip) addresses.push_back(*target.ip);
-  else if (is_localhost_name(target.domain)) {
-    addresses.push_back(asio::ip::address_v4::loopback());
-    addresses.push_back(asio::ip::address_v6::loopback());
-  } else addresses.assign(resolved.begin(), resolved.end());
+  // The addresses the target stands for (asked per request and per connect: no allocation).
+  std::array<asio::ip::address, 2> fixed;
+  std::span<const asio::ip::address> addresses = resolved;
+  if (target.ip) {
+    fixed[0] = *target.ip;
+    addresses = std::span(fixed).first(1);
+  } else if (is_localhost_name(target.domain)) {
+    fixed = {asio::ip::address_v4::loopback(), asio::ip::address_v6::loopback()};
+    addresses = fixed;
+  }
   for (auto& a : addresses) {
     if (own.reaches(a, target.port)) return "the target " + target.to_string() + " is hopgate's own listener";
   }

@@ -16,7 +16,7 @@ error_code err(HttpError e) { return make_error_code(e); }
 
 std::vector<std::string> names(const Fields& f) {
   std::vector<std::string> out;
-  for (const auto& x : f) out.push_back(x.name);
+  for (const auto& x : f) out.emplace_back(x.name);
   return out;
 }
 
@@ -69,24 +69,52 @@ TEST(HttpRewrite, ProxyConnectionNamesAreHopByHopToo) {
 }
 
 TEST(HttpRewrite, ViaAppendsOrStaysOff) {
-  Fields f;
+  HeaderSection f;
   append_via(f, "1.1 hopgate");
-  EXPECT_EQ(f, (Fields{{"Via", "1.1 hopgate"}}));
-  Fields g{{"Via", "1.0 fred"}, {"via", "1.1 p.example.net"}};
+  EXPECT_EQ(f.fields, (Fields{{"Via", "1.1 hopgate"}}));
+  HeaderSection g(Fields{{"Via", "1.0 fred"}, {"via", "1.1 p.example.net"}});
   append_via(g, "1.1 hopgate");
-  EXPECT_EQ(g[1].value, "1.1 p.example.net, 1.1 hopgate");
-  EXPECT_EQ(g[0].value, "1.0 fred");
-  Fields h{{"A", "b"}};
+  EXPECT_EQ(g.fields[1].value, "1.1 p.example.net, 1.1 hopgate");
+  EXPECT_EQ(g.fields[0].value, "1.0 fred");
+  HeaderSection h(Fields{{"A", "b"}});
   append_via(h, "");
-  EXPECT_EQ(h.size(), 1u);
+  EXPECT_EQ(h.fields.size(), 1u);
 }
 
 TEST(HttpRewrite, ForwardedFor) {
-  Fields f;
+  HeaderSection f;
   append_forwarded_for(f, "10.0.0.1");
-  EXPECT_EQ(f, (Fields{{"X-Forwarded-For", "10.0.0.1"}}));
+  EXPECT_EQ(f.fields, (Fields{{"X-Forwarded-For", "10.0.0.1"}}));
   append_forwarded_for(f, "::1");
-  EXPECT_EQ(f[0].value, "10.0.0.1, ::1");
+  EXPECT_EQ(f.fields[0].value, "10.0.0.1, ::1");
+}
+
+TEST(HttpRewrite, ASectionEditsViewsOfTheReceivedTextAndKeepsWhatItMakes) {
+  // The rewrite copies nothing that passes through: the fields left still view the text they
+  // were parsed from, and the values made for the rewrite stay valid as more are made.
+  std::string received = "Accept: */*\r\nVia: 1.0 fred\r\nConnection: keep-alive\r\n";
+  std::string_view text = received;
+  HeaderSection s(Fields{{text.substr(0, 6), text.substr(8, 3)},
+                         {text.substr(13, 3), text.substr(18, 8)},
+                         {text.substr(28, 10), text.substr(40, 10)}});
+  ASSERT_EQ(s.fields[2], (Field{"Connection", "keep-alive"}));
+  error_code ec;
+  auto t = parse_absolute_target("http://example.com:8080/", ec);
+  ASSERT_TRUE(t);
+  rewrite_request(s, *t, RewriteOptions{"1.1 hopgate", true, "192.0.2.7"});
+  for (int i = 0; i < 100; ++i) append_forwarded_for(s, "198.51.100.1"); // many made values
+  ASSERT_EQ(s.fields.size(), 4u);
+  EXPECT_EQ(s.fields[0], (Field{"Host", "example.com:8080"}));
+  EXPECT_EQ(s.fields[1].value.data(), received.data() + 8); // Accept: still the received bytes
+  EXPECT_EQ(s.fields[2], (Field{"Via", "1.0 fred, 1.1 hopgate"}));
+  EXPECT_TRUE(s.fields[3].value.starts_with("192.0.2.7, 198.51.100.1, "));
+  std::string out = "kept ";
+  append_request_head(out, "GET", "/", s.fields);
+  EXPECT_TRUE(out.starts_with("kept GET / HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\nVia: 1.0 fred, 1.1 hopgate\r\n"));
+  s.clear();
+  EXPECT_TRUE(s.fields.empty());
+  rewrite_response(s, "1.1 hopgate");
+  EXPECT_EQ(s.fields, (Fields{{"Via", "1.1 hopgate"}}));
 }
 
 TEST(HttpRewrite, HostComesFromTheUri) {
@@ -99,25 +127,25 @@ TEST(HttpRewrite, RewriteRequestDefaultsAndOptions) {
   error_code ec;
   auto t = parse_absolute_target("http://[::1]:8080/x", ec);
   ASSERT_TRUE(t);
-  Fields f{{"Host", "wrong"}, {"Proxy-Connection", "keep-alive"}, {"Proxy-Authorization", "Basic eDp5"},
-           {"Accept", "*/*"}, {"X-Forwarded-For", "1.2.3.4"}};
-  auto g = f;
+  Fields received{{"Host", "wrong"}, {"Proxy-Connection", "keep-alive"}, {"Proxy-Authorization", "Basic eDp5"},
+                  {"Accept", "*/*"}, {"X-Forwarded-For", "1.2.3.4"}};
+  HeaderSection f(received), g(received);
   rewrite_request(f, *t, RewriteOptions{"1.1 hopgate", false, "127.0.0.1"});
-  EXPECT_EQ(f, (Fields{{"Host", "[::1]:8080"}, {"Accept", "*/*"}, {"X-Forwarded-For", "1.2.3.4"}, {"Via", "1.1 hopgate"}}));
+  EXPECT_EQ(f.fields, (Fields{{"Host", "[::1]:8080"}, {"Accept", "*/*"}, {"X-Forwarded-For", "1.2.3.4"}, {"Via", "1.1 hopgate"}}));
   rewrite_request(g, *t, RewriteOptions{"", true, "127.0.0.1"});
-  EXPECT_EQ(g, (Fields{{"Host", "[::1]:8080"}, {"Accept", "*/*"}, {"X-Forwarded-For", "1.2.3.4, 127.0.0.1"}}));
+  EXPECT_EQ(g.fields, (Fields{{"Host", "[::1]:8080"}, {"Accept", "*/*"}, {"X-Forwarded-For", "1.2.3.4, 127.0.0.1"}}));
 
   t = parse_absolute_target("http://example.com/", ec);
   ASSERT_TRUE(t);
-  Fields h;
+  HeaderSection h;
   rewrite_request(h, *t, {});
-  EXPECT_EQ(h, (Fields{{"Host", "example.com"}})); // default port left out
+  EXPECT_EQ(h.fields, (Fields{{"Host", "example.com"}})); // default port left out
 }
 
 TEST(HttpRewrite, RewriteResponse) {
-  Fields f{{"Connection", "close, X-Hop"}, {"X-Hop", "1"}, {"Content-Type", "text/plain"}, {"Keep-Alive", "timeout=1"}};
+  HeaderSection f(Fields{{"Connection", "close, X-Hop"}, {"X-Hop", "1"}, {"Content-Type", "text/plain"}, {"Keep-Alive", "timeout=1"}});
   rewrite_response(f, "1.1 hopgate");
-  EXPECT_EQ(f, (Fields{{"Content-Type", "text/plain"}, {"Via", "1.1 hopgate"}}));
+  EXPECT_EQ(f.fields, (Fields{{"Content-Type", "text/plain"}, {"Via", "1.1 hopgate"}}));
 }
 
 TEST(HttpRewrite, FramingOfRequests) {
