@@ -191,7 +191,8 @@ awaitable<void> Gateway::accept_loop(ListenerPtr l, std::size_t w) {
   // never changes threads, and no other thread wakes for it.
   tcp::acceptor& acceptor = w == 0 ? *l->acceptor : *l->worker_acceptors[w - 1];
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+    tcp::endpoint peer; // filled by accept itself: the session needs no getpeername
+    auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or a transient error: back off instead of spinning or dying.
@@ -217,7 +218,7 @@ awaitable<void> Gateway::accept_loop(ListenerPtr l, std::size_t w) {
         info = l->info;
       }
       auto ex = socket.get_executor();
-      asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[w]}, std::move(info)),
+      asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[w], peer}, std::move(info)),
                      [](std::exception_ptr e) { log_exception(e, "session"); });
     }
   }

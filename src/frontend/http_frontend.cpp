@@ -237,10 +237,7 @@ struct Exchange {
 class HttpSession {
 public:
   HttpSession(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, config::AuthMode auth)
-      : client_(client), ctx_(ctx), conn_(conn), auth_(auth) {
-    error_code ignored;
-    peer_ = client_.remote_endpoint(ignored).address();
-  }
+      : client_(client), ctx_(ctx), conn_(conn), auth_(auth), peer_(ctx.peer.address()) {}
 
   awaitable<std::string> run(std::vector<std::uint8_t> buffered) {
     auto space = in_.prepare(buffered.size());

@@ -190,9 +190,7 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
   auto snapshot = ctx.shared.current();
   const auto& cfg = *snapshot->config;
   const auto* lcfg = listener_config(cfg, listener.kind);
-  error_code ec;
-  auto peer = client.remote_endpoint(ec);
-  if (ec) co_return;
+  const auto& peer = ctx.peer;
   if (lcfg && !client_allowed(*lcfg, peer.address())) {
     // Closed at once, before a byte is read: the client learns nothing about what listens here.
     if (auto suppressed = denied_log.due())
@@ -230,6 +228,7 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
     };
   }
   auto started = Clock::now();
+  error_code ec;
   client.set_option(tcp::no_delay(true), ec);
 
   // The protocol's handshake runs in its own coroutine, and a CONNECT's tunnel is handed

@@ -98,8 +98,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
     co_return "not allowed (SOCKS4 has no password)";
   }
   upstream::ClientIdentity who{{}, {}, {}, config::Protocol::socks};
-  error_code ignored;
-  who.address = client.remote_endpoint(ignored).address();
+  who.address = ctx.peer.address();
   if (req.command == static_cast<std::uint8_t>(s4::Command::bind))
     co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v4, buf, tunnel);
   if (req.command != static_cast<std::uint8_t>(s4::Command::connect)) {
@@ -123,8 +122,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
   const auto& cfg = *snapshot->config;
   upstream::ClientIdentity who;
   who.frontend = config::Protocol::socks;
-  error_code ignored;
-  who.address = client.remote_endpoint(ignored).address();
+  who.address = ctx.peer.address();
 
   // Greeting, method selection and authentication share one handshake deadline.
   auto handshake = [&]() -> awaitable<std::string> {

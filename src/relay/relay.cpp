@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <memory>
 #include <unistd.h>
 #include <utility>
@@ -96,9 +97,11 @@ public:
       : client_(std::move(client)), upstream_(std::move(upstream)), idle_(idle), timer_(client_.get_executor()),
         dirs_{Direction{&client_, &upstream_, &counters.up}, Direction{&upstream_, &client_, &counters.down}},
         on_end_(std::move(on_end)) {
+    // The relay's own splice/recv/send calls need non-blocking descriptors. Asio made them so for
+    // the handshake's async operations already; only a socket that never had one needs the ioctl.
     error_code ignored;
-    client_.non_blocking(true, ignored);
-    upstream_.non_blocking(true, ignored);
+    if (!client_.native_non_blocking()) client_.native_non_blocking(true, ignored);
+    if (!upstream_.native_non_blocking()) upstream_.native_non_blocking(true, ignored);
     on_end_->started(TunnelCloser{this}); // before start(), which may already end the tunnel
   }
   Tunnel(const Tunnel&) = delete;
@@ -174,26 +177,30 @@ private:
     wait(d, tcp::socket::wait_read);
   }
 
+  /// Buffered copy with plain recv/send; MSG_DONTWAIT keeps each call from blocking the thread
+  /// whatever mode the descriptor is in.
   Step copy_step(Direction& d) {
-    error_code ec;
+    int in = d.from->native_handle();
+    int out = d.to->native_handle();
     if (d.rest_at < d.rest.size()) {
-      std::size_t sent = d.to->write_some(asio::buffer(d.rest.data() + d.rest_at, d.rest.size() - d.rest_at), ec);
-      if (would_block(ec)) return Step::wait_write;
-      if (ec) return Step::failed;
-      d.rest_at += sent;
+      ssize_t sent = ::send(out, d.rest.data() + d.rest_at, d.rest.size() - d.rest_at, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent < 0) return retry_later(errno) ? Step::wait_write : Step::failed;
+      d.rest_at += static_cast<std::size_t>(sent);
       return d.rest_at < d.rest.size() ? Step::wait_write : Step::more;
     }
     std::uint8_t* buf = thread_buffer();
-    std::size_t n = d.from->read_some(asio::buffer(buf, chunk_size), ec);
-    if (would_block(ec)) return Step::wait_read;
-    if (ec == asio::error::eof) return Step::eof;
-    if (ec) return Step::failed;
+    ssize_t got = ::recv(in, buf, chunk_size, MSG_DONTWAIT);
+    if (got < 0) return retry_later(errno) ? Step::wait_read : Step::failed;
+    if (got == 0) return Step::eof;
+    auto n = static_cast<std::size_t>(got);
     last_ = Clock::now();
     d.count->fetch_add(n, std::memory_order_relaxed);
-    std::size_t sent = d.to->write_some(asio::buffer(buf, n), ec);
-    if (would_block(ec)) sent = 0;
-    else if (ec) return Step::failed;
-    if (sent < n) {
+    ssize_t sent = ::send(out, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (!retry_later(errno)) return Step::failed;
+      sent = 0;
+    }
+    if (static_cast<std::size_t>(sent) < n) {
       // The peer is slower than us: keep the rest until it drains, and stop reading meanwhile.
       d.rest.assign(buf + sent, buf + n); // reuses the vector's capacity while data flows
       d.rest_at = 0;
@@ -214,7 +221,7 @@ private:
         pipe_pool().give(d.pipe); // empty: back to the pool
         d.pipe = {};
         if (n == 0) return Step::eof;
-        if (err == EAGAIN || err == EINTR) return Step::wait_read;
+        if (retry_later(err)) return Step::wait_read;
         return err == EINVAL ? Step::unsupported : Step::failed;
       }
       last_ = Clock::now();
@@ -227,13 +234,13 @@ private:
         d.in_pipe -= static_cast<std::size_t>(m);
         continue;
       }
-      if (m < 0 && (errno == EAGAIN || errno == EINTR)) return Step::wait_write;
+      if (m < 0 && retry_later(errno)) return Step::wait_write;
       return Step::failed;
     }
     return Step::more;
   }
 
-  static bool would_block(const error_code& ec) { return ec == asio::error::would_block || ec == asio::error::try_again; }
+  static bool retry_later(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
   void wait(Direction& d, tcp::socket::wait_type type) {
     tcp::socket& s = type == tcp::socket::wait_read ? *d.from : *d.to;

@@ -35,6 +35,7 @@ struct Worker {
 struct SessionContext {
   Shared& shared;
   Worker& worker;
+  tcp::endpoint peer{}; ///< the client's address and port, as accept returned them (no getpeername per use)
 };
 
 } // namespace hopgate::frontend
