@@ -27,16 +27,22 @@ template <class F> void for_each_token(std::string_view list, F f) {
 
 } // namespace
 
-std::string_view HeaderSection::keep(std::string_view text) { return made_.emplace_back(text); }
+std::string_view HeaderSection::keep(std::string_view text) {
+  if (used_ == made_.size()) made_.push_back(std::make_unique<std::string>());
+  auto& slot = *made_[used_++];
+  slot.assign(text);
+  return slot;
+}
 
 void HeaderSection::clear() {
   fields.clear();
-  made_.clear();
+  used_ = 0;
 }
 
 void HeaderSection::release() {
   Fields().swap(fields);
-  std::deque<std::string>().swap(made_);
+  decltype(made_)().swap(made_);
+  used_ = 0;
 }
 
 bool name_equals(std::string_view a, std::string_view b) {

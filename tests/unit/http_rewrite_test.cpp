@@ -115,6 +115,13 @@ TEST(HttpRewrite, ASectionEditsViewsOfTheReceivedTextAndKeepsWhatItMakes) {
   EXPECT_TRUE(s.fields.empty());
   rewrite_response(s, "1.1 hopgate");
   EXPECT_EQ(s.fields, (Fields{{"Via", "1.1 hopgate"}}));
+  // The next message made in the same section: its own values, none of the last one's.
+  s.clear();
+  auto u = parse_absolute_target("http://b.example/", ec);
+  ASSERT_TRUE(u);
+  s.fields = {{"Via", "1.0 x"}};
+  rewrite_request(s, *u, RewriteOptions{"1.1 hopgate", true, "::1"});
+  EXPECT_EQ(s.fields, (Fields{{"Host", "b.example"}, {"Via", "1.0 x, 1.1 hopgate"}, {"X-Forwarded-For", "::1"}}));
 }
 
 TEST(HttpRewrite, HostComesFromTheUri) {

@@ -13,7 +13,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,7 +49,10 @@ public:
   void release();
 
 private:
-  std::deque<std::string> made_; // a deque: adding text never moves what earlier views point at
+  // Each made value in a string of its own on the heap, so adding one never moves what earlier
+  // views point at; after clear() the strings are reused (their capacity kept) in order.
+  std::vector<std::unique_ptr<std::string>> made_;
+  std::size_t used_ = 0;
 };
 
 /// Field names compare case-insensitively.
