@@ -59,6 +59,7 @@ DANTED=$(command -v danted || command -v sockd) || die "danted not found (dante-
 LOAD_TARGETS=(hopgate_bench_echo hopgate_idle_tunnels hopgate_setup_rate)
 if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
   log "building (cmake --preset bench)"
+  mkdir -p "$ROOT/build" # the build log sits beside the build tree, which a fresh checkout lacks
   targets=()
   [[ -z ${BENCH_LOAD_DIR:-} ]] && targets+=("${LOAD_TARGETS[@]}")
   [[ -z ${BENCH_HOPGATE:-} ]] && targets+=(hopgate)
