@@ -16,6 +16,7 @@
 #include "hopgate/upstream/dialer.hpp"
 
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -26,9 +27,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <iterator>
 #include <limits>
@@ -108,8 +111,39 @@ awaitable<error_code> read_more(tcp::socket& s, beast::flat_buffer& buf, Clock::
 }
 
 /// Writes all of `buffers` within `limit` (a peer that stops reading for that long is gone).
+/// Most writes fit in the socket's send buffer: one sendmsg that does not wait does them, with
+/// no timer and no trip through the reactor. Only what is left waits, under the deadline.
 template <class Buffers> awaitable<error_code> write_all(tcp::socket& s, const Buffers& buffers, Clock::duration limit) {
-  auto [ec, n] = co_await with_deadline(asio::async_write(s, buffers, use_nothrow), s, limit);
+  std::array<iovec, 8> iov;
+  std::size_t parts = 0;
+  std::size_t total = 0;
+  bool all_in = true;
+  for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+    asio::const_buffer b(*it);
+    if (b.size() == 0) continue;
+    if (parts == iov.size()) {
+      all_in = false;
+      break;
+    }
+    iov[parts++] = {const_cast<void*>(b.data()), b.size()};
+    total += b.size();
+  }
+  std::size_t done = 0;
+  if (all_in && total > 0) {
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = parts;
+    ssize_t sent = ::sendmsg(s.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      co_return error_code(errno, asio::error::get_system_category());
+    if (sent > 0) done = static_cast<std::size_t>(sent);
+    if (done == total) co_return error_code{};
+  } else if (total == 0 && all_in) {
+    co_return error_code{};
+  }
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(done);
+  auto [ec, n] = co_await with_deadline(asio::async_write(s, rest, use_nothrow), s, limit);
   (void)n;
   co_return ec;
 }
