@@ -61,7 +61,7 @@ Gateway::~Gateway() {
 void Gateway::install(config::Config cfg, nlohmann::json doc) {
   std::lock_guard lock(doc_mutex_);
   auto c = std::make_shared<const config::Config>(std::move(cfg));
-  shared_.snapshot.store(routing::Snapshot::make(std::move(c), ++generation_), std::memory_order_release);
+  shared_.publish(routing::Snapshot::make(std::move(c), ++generation_));
   doc_ = std::move(doc);
 }
 

@@ -277,7 +277,7 @@ public:
     auto space = in_.prepare(buffered.size());
     in_.commit(asio::buffer_copy(space, asio::buffer(buffered)));
     for (bool first = true;; first = false) {
-      auto snapshot = ctx_.shared.current();
+      auto snapshot = ctx_.current();
       const auto& cfg = *snapshot->config;
       idle_ = to_clock(cfg.timeouts.idle); // read once per request, used by every read and write
       if (!first) {
@@ -992,7 +992,7 @@ public:
   /// client connection, or when it asks for another origin).
   void release_held() {
     if (!held_) return;
-    const auto& cfg = *ctx_.shared.current()->config;
+    const auto& cfg = *ctx_.current()->config;
     ctx_.worker.http_pool.put(held_->key, std::move(held_->socket), cfg.http.pool_max_idle_per_origin,
                               to_clock(cfg.http.pool_idle_timeout));
     held_.reset();

@@ -11,7 +11,7 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::
                                            const TargetAddress& target, std::uint8_t socks_command,
                                            admin::Connection& conn) {
   auto ex = co_await asio::this_coro::executor;
-  RoutedConnection out{ctx.shared.current(), {}, upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}, 0, {}}};
+  RoutedConnection out{ctx.current(), {}, upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}, 0, {}}};
   routing::RequestInfo info{target, client.frontend, client.address, client.user};
   out.decision = out.snapshot->table.match(info);
   unsigned lookups = 0; // local DNS lookups for this request, for the admin stats per route

@@ -187,7 +187,7 @@ private:
 } // namespace
 
 awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo listener) {
-  auto snapshot = ctx.shared.current();
+  auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
   const auto* lcfg = listener_config(cfg, listener.kind);
   const auto& peer = ctx.peer;

@@ -277,7 +277,7 @@ std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, con
 awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
                                   const upstream::ClientIdentity& who, const TargetAddress& peer, SocksVersion version,
                                   std::vector<std::uint8_t>& client_pending, std::optional<TunnelPlan>& tunnel) {
-  auto snapshot = ctx.shared.current();
+  auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
   // The request's DST names the expected peer: route on it like a CONNECT to that peer.
   routing::RequestInfo info{peer, config::Protocol::socks, who.address, who.user};

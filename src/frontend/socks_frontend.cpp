@@ -80,7 +80,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
   error_code ec;
   auto hs = co_await with_timeout(
       read_message(client, buf, [&](auto in, error_code& e) { return s4::decode_request(in, req, e); }, ec),
-      ctx.shared.current()->config->timeouts.handshake);
+      ctx.current()->config->timeouts.handshake);
   if (!hs) co_return "handshake timeout";
   if (ec) {
     if (ec.category() == codec::codec_error_category()) co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
@@ -118,7 +118,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
 
 awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, Bytes& buf,
                                     config::AuthMode auth, std::optional<TunnelPlan>& tunnel) {
-  auto snapshot = ctx.shared.current();
+  auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
   upstream::ClientIdentity who;
   who.frontend = config::Protocol::socks;

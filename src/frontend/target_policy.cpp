@@ -92,7 +92,7 @@ awaitable<bool> refuse_request(SessionContext& ctx, const admin::Connection& con
   if (auto which = guard.connections.over_limit_of(conn.id))
     co_return refuse(ProxyError::over_limit, "limits", *which + " reached: new connections wait until others close");
 
-  auto snapshot = ctx.shared.current();
+  auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
   // A route whose first hop is hopgate itself would send the request round in circles.
   for (const auto* hop : first_hops(cfg, decision.via)) {

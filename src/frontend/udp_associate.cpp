@@ -513,7 +513,7 @@ bool make_room(Association& a) {
 asio::ip::address pick(const std::vector<asio::ip::address>& addresses) { return unmap_v4(addresses.front()); }
 
 awaitable<void> lookup(AssociationPtr a, std::string name) {
-  auto snapshot = a->ctx.shared.current(); // held across the wait: the DNS settings live in it
+  auto snapshot = a->ctx.current(); // held across the wait: the DNS settings live in it
   auto res = co_await a->ctx.worker.resolver.resolve(name, &snapshot->config->dns);
   if (a->closed) co_return;
   auto it = a->names.find(name);
@@ -549,7 +549,7 @@ void note_destination(Association& a, const TargetAddress& target, const routing
 
 /// Routes one datagram from the client and sends it on (or queues it behind a lookup).
 awaitable<void> dispatch(AssociationPtr a, TargetAddress target, std::span<const std::uint8_t> payload, Bytes& scratch) {
-  auto snapshot = a->ctx.shared.current();
+  auto snapshot = a->ctx.current();
   routing::RequestInfo info{target, config::Protocol::socks, a->who.address, a->who.user};
   auto decision = snapshot->table.match(info);
   if (decision.needs_resolution) {
@@ -693,7 +693,7 @@ UdpCounters& udp_counters() {
 awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext& ctx, admin::Connection& conn,
                                            const upstream::ClientIdentity& who, const TargetAddress& requested) {
   auto ex = co_await asio::this_coro::executor;
-  auto snapshot = ctx.shared.current();
+  auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
   auto& counters = udp_counters();
   auto reply = [&](std::uint8_t rep, const TargetAddress& bound) -> awaitable<void> {

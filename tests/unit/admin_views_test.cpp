@@ -86,7 +86,7 @@ public:
     if (expected && *expected != shared_.current()->generation)
       return {ChangeResult::Status::conflict, {}, shared_.current()->generation};
     auto gen = shared_.current()->generation + 1;
-    shared_.snapshot.store(routing::Snapshot::make(std::make_shared<const config::Config>(*r.config), gen));
+    shared_.publish(routing::Snapshot::make(std::make_shared<const config::Config>(*r.config), gen));
     doc_ = doc;
     return {ChangeResult::Status::applied, {}, gen};
   }

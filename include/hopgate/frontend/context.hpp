@@ -16,26 +16,55 @@ namespace hopgate::frontend {
 
 /// Process-wide state shared by every session: read-mostly.
 struct Shared {
-  std::atomic<std::shared_ptr<const routing::Snapshot>> snapshot;
+  std::atomic<std::shared_ptr<const routing::Snapshot>> snapshot; ///< set through publish()
+  /// Moves on after each publish(); a worker compares it with its own copy (a plain load, no
+  /// write to a line the other workers read) to know when to take the new snapshot.
+  std::atomic<std::uint64_t> snapshot_version{0};
   admin::Registry registry;
   admin::Stats stats;
   std::atomic<bool> draining{false};
   Guard guard; ///< connection limits and hopgate's own listening addresses (limits.hpp)
 
   std::shared_ptr<const routing::Snapshot> current() const { return snapshot.load(std::memory_order_acquire); }
+  void publish(std::shared_ptr<const routing::Snapshot> next) {
+    snapshot.store(std::move(next), std::memory_order_release);
+    snapshot_version.fetch_add(1, std::memory_order_release);
+  }
 };
 
-/// Per io_context state: a session lives on one worker from accept to close.
+/// Per io_context state: a session lives on one worker from accept to close. Used only from the
+/// worker's own thread.
 struct Worker {
   explicit Worker(asio::any_io_executor ex) : resolver(ex) {}
   dns::Resolver resolver;
   HttpPool http_pool; ///< idle upstream connections of the HTTP front end on this worker
+
+  /// The current snapshot, for a request or connection on this worker. Shared::current() would
+  /// take a lock word and a reference count that every worker writes, per request; here a
+  /// request costs a plain load of the version, and the pointer handed out counts its
+  /// references in a block of this worker's own (which keeps the shared one alive).
+  std::shared_ptr<const routing::Snapshot> current(const Shared& shared) {
+    auto version = shared.snapshot_version.load(std::memory_order_acquire);
+    if (!local_ || version != version_) {
+      auto holder = std::make_shared<const std::shared_ptr<const routing::Snapshot>>(shared.current());
+      local_ = std::shared_ptr<const routing::Snapshot>(holder, holder->get());
+      version_ = version;
+    }
+    return local_;
+  }
+
+private:
+  std::uint64_t version_ = 0;
+  std::shared_ptr<const routing::Snapshot> local_;
 };
 
 struct SessionContext {
   Shared& shared;
   Worker& worker;
   tcp::endpoint peer{}; ///< the client's address and port, as accept returned them (no getpeername per use)
+
+  /// The current snapshot (see Worker::current).
+  std::shared_ptr<const routing::Snapshot> current() const { return worker.current(shared); }
 };
 
 } // namespace hopgate::frontend

@@ -1,7 +1,7 @@
 #pragma once
 // Snapshot: one immutable config plus its compiled route table. Sessions take one per request
-// (an atomic shared_ptr load) and keep it for their lifetime, so a reload never changes a
-// connection that is already routed.
+// or connection (through their worker's copy, frontend::Worker::current) and keep it for as long
+// as they need it, so a reload never changes a connection that is already routed.
 #include "hopgate/config/config.hpp"
 #include "hopgate/routing/route_table.hpp"
 
