@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # hopgate against Privoxy, Tinyproxy, microsocks and Dante on loopback, in one run, one table.
 #
-#   bench/compare.sh                 full run (about 5 minutes of workloads, bounded under 10)
+#   bench/compare.sh                 full run (about 4–5 minutes of workloads, bounded under 10)
 #   BENCH_QUICK=1 bench/compare.sh   development run (short durations, 1 repetition, 2 000 tunnels)
 #
 # Knobs (environment):
 #   BENCH_DURATION    seconds of each wrk and setup-rate run (10; quick 3)
 #   BENCH_REPS        256 MiB downloads per proxy, the median is reported (3; quick 1)
+#   BENCH_WRK_ROUNDS  rounds of the A and A-chain wrk runs, each figure the median (3; quick 1)
 #   BENCH_TUNNELS     idle tunnels per SOCKS proxy (10000; quick 2000)
 #   BENCH_BIG_MIB     size of the big file in MiB (256)
 #   BENCH_BUDGET      seconds after the build after which remaining workloads are skipped (500)
@@ -30,9 +31,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 QUICK=${BENCH_QUICK:-0}
 if [[ $QUICK == 1 ]]; then
-  DUR=${BENCH_DURATION:-3}; REPS=${BENCH_REPS:-1}; TUNNELS=${BENCH_TUNNELS:-2000}
+  DUR=${BENCH_DURATION:-3}; REPS=${BENCH_REPS:-1}; TUNNELS=${BENCH_TUNNELS:-2000}; WRK_ROUNDS=${BENCH_WRK_ROUNDS:-1}
 else
-  DUR=${BENCH_DURATION:-10}; REPS=${BENCH_REPS:-3}; TUNNELS=${BENCH_TUNNELS:-10000}
+  DUR=${BENCH_DURATION:-10}; REPS=${BENCH_REPS:-3}; TUNNELS=${BENCH_TUNNELS:-10000}; WRK_ROUNDS=${BENCH_WRK_ROUNDS:-3}
 fi
 BIG_MIB=${BENCH_BIG_MIB:-256}
 CLIENTS=64
@@ -282,7 +283,7 @@ URL_BIG=http://127.0.0.1:$P_ORIGIN/big
 put "env.date" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 put "env.host" "$(nproc) cores, $(uname -r), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 put "env.hopgate" "$("$HOPGATE" --version 2>/dev/null | head -n1), tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')$([[ -n ${BENCH_HOPGATE:-} ]] && echo ", binary $HOPGATE built $(date -u -r "$HOPGATE" '+%H:%M UTC')")"
-put "env.mode" "$([[ $QUICK == 1 ]] && echo quick || echo full): wrk -t2 -c$CLIENTS -d${DUR}s; $REPS x $BIG_MIB MiB; $TUNNELS tunnels; setup rate $CLIENTS clients ${DUR}s"
+put "env.mode" "$([[ $QUICK == 1 ]] && echo quick || echo full): wrk -t2 -c$CLIENTS -d${DUR}s x $WRK_ROUNDS rounds (medians); $REPS x $BIG_MIB MiB; $TUNNELS tunnels; setup rate $CLIENTS clients ${DUR}s"
 put "env.versions" "$(nginx -v 2>&1 | sed 's/.*version: //'), $(privoxy --version 2>/dev/null | head -n1 | awk '{print "Privoxy " $3}'), $(tinyproxy -v 2>/dev/null | head -n1), $(dpkg-query -W -f='microsocks ${Version}' microsocks 2>/dev/null), $(dpkg-query -W -f='dante-server ${Version}' dante-server 2>/dev/null), $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), curl $(curl --version | head -n1 | awk '{print $2}')"
 
 # ---------------------------------------------------------------- A: wrk absolute-URI GETs
@@ -292,11 +293,14 @@ probe_http() { # proxy_port url: the proxy answers 200 for an absolute-URI GET
   [[ $(timeout 10 curl -s -o /dev/null -w '%{http_code}' --max-time 5 -x "http://127.0.0.1:$1" "$2" 2>/dev/null) == 200 ]]
 }
 
-wrk_cell() { # key proxy_port|"" url
+wrk_cell() { # key proxy_port|"" url: one round; its figures go to $TMP/KEY.rounds
   local key=$1 port=$2 url=$3 out
-  budget_ok "$key.rps" || return
+  [[ -e $TMP/$key.failed ]] && return # its probe failed in an earlier round
+  if (($(date +%s) - T_RUN >= BUDGET)); then return; fi # wrk_finish says what was skipped
   if [[ -n $port ]]; then
-    if ! probe_http "$port" "$url"; then put "$key.rps" "n/a"; note "$key: no 200 for GET $url through 127.0.0.1:$port"; return; fi
+    if ! probe_http "$port" "$url"; then
+      : >"$TMP/$key.failed"; put "$key.rps" "n/a"; note "$key: no 200 for GET $url through 127.0.0.1:$port"; return
+    fi
     local host=${url#http://}
     host=${host%%/*}
     out=$(WRK_TARGET_URL=$url WRK_TARGET_HOST=$host timeout $((DUR + 30)) \
@@ -304,7 +308,7 @@ wrk_cell() { # key proxy_port|"" url
   else
     out=$(WRK_TARGET_URL="" timeout $((DUR + 30)) wrk -t2 -c$CLIENTS -d"${DUR}s" --latency -s "$LUA" "$url" 2>&1)
   fi
-  printf '%s\n' "$out" >"$TMP/$key.wrk"
+  printf '%s\n' "$out" >>"$TMP/$key.wrk"
   local parsed
   parsed=$(awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; if (v ~ /m$/) return v * 60000; return v }
@@ -313,10 +317,37 @@ wrk_cell() { # key proxy_port|"" url
     /^ *Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
     /^ *Non-2xx or 3xx responses:/ { err += $NF }
     END { if (rps == "") print "n/a"; else printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err }' <<<"$out")
-  if [[ $parsed == n/a ]]; then put "$key.rps" "n/a"; note "$key: wrk gave no result: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return; fi
+  if [[ $parsed == n/a ]]; then note "$key: a wrk round gave no result: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return; fi
+  printf '%s\n' "$parsed" >>"$TMP/$key.rounds"
+  local rps p50 p99 err
   read -r rps p50 p99 err <<<"$parsed"
-  put "$key.rps" "$rps"; put "$key.p50" "$p50"; put "$key.p99" "$p99"; put "$key.err" "$err"
   log "$key: $rps req/s, p50 $p50 ms, p99 $p99 ms, $err errors"
+}
+
+wrk_finish() { # key: each figure is the median over the rounds that gave one
+  local key=$1 n
+  [[ -e $TMP/$key.failed ]] && return
+  n=$(wc -l <"$TMP/$key.rounds" 2>/dev/null || echo 0)
+  if ((n == 0)); then put "$key.rps" "n/a"; note "$key: no wrk round gave a result (or the run passed its budget of $BUDGET s)"; return; fi
+  ((n < WRK_ROUNDS)) && note "$key: the median is of $n of $WRK_ROUNDS rounds"
+  local col name med
+  for col in 1:rps 2:p50 3:p99 4:err; do
+    name=${col#*:}
+    med=$(awk -v c="${col%%:*}" '{print $c}' "$TMP/$key.rounds" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+    put "$key.$name" "$med"
+  done
+  ((WRK_ROUNDS > 1)) && log "$key: median of $n rounds: $(awk '{printf "%s%s", sep, $1; sep = " / "}' "$TMP/$key.rounds") req/s"
+}
+
+wrk_rounds() { # label, then "key port url" triples: the cells run in turn, round after round
+  local label=$1 r i
+  shift
+  local -a cells=("$@")
+  for ((r = 1; r <= WRK_ROUNDS; r++)); do
+    ((WRK_ROUNDS > 1)) && log "$label: round $r of $WRK_ROUNDS"
+    for ((i = 0; i < ${#cells[@]}; i += 3)); do wrk_cell "${cells[i]}" "${cells[i + 1]}" "${cells[i + 2]}"; done
+  done
+  for ((i = 0; i < ${#cells[@]}; i += 3)); do wrk_finish "${cells[i]}"; done
 }
 
 # ---------------------------------------------------------------- B and C: 256 MiB downloads
@@ -478,19 +509,24 @@ if want D-idle; then
   [[ -n ${UP[dante]:-} ]] && settle_ports && idle_cell dante "$P_DANTE" "${PID[dante]}" "$DANTE_TUNNELS"
 fi
 
+# A and A-chain run in rounds like B: each round gives every proxy one wrk run in turn, so that
+# the machine's slow and fast moments spread over all of them; each figure is the median.
 if want A; then
-  log "A: wrk -t2 -c$CLIENTS -d${DUR}s, 1 KiB"
-  wrk_cell A.direct "" "$URL_1K"
-  if [[ -n ${UP[hopgate_http]:-} ]]; then wrk_cell A.hopgate "$P_HG_HTTP" "$URL_1K"; else put A.hopgate.rps n/a; fi
-  [[ -n ${UP[privoxy]:-} ]] && wrk_cell A.privoxy "$P_PRIVOXY" "$URL_1K"
-  [[ -n ${UP[tinyproxy]:-} ]] && wrk_cell A.tinyproxy "$P_TINY" "$URL_1K"
+  log "A: wrk -t2 -c$CLIENTS -d${DUR}s, 1 KiB, $WRK_ROUNDS round(s)"
+  cells=(A.direct "" "$URL_1K")
+  if [[ -n ${UP[hopgate_http]:-} ]]; then cells+=(A.hopgate "$P_HG_HTTP" "$URL_1K"); else put A.hopgate.rps n/a; fi
+  [[ -n ${UP[privoxy]:-} ]] && cells+=(A.privoxy "$P_PRIVOXY" "$URL_1K")
+  [[ -n ${UP[tinyproxy]:-} ]] && cells+=(A.tinyproxy "$P_TINY" "$URL_1K")
+  wrk_rounds A "${cells[@]}"
 fi
 
 if want A-chain; then
-  log "A-chain: through microsocks"
-  if [[ -n ${UP[hopgate_http]:-} && -n ${UP[microsocks_chain]:-} ]]; then wrk_cell Achain.hopgate "$P_HG_HTTP" "$URL_1K_CHAIN"; else put Achain.hopgate.rps n/a; fi
-  [[ -n ${UP[privoxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.privoxy "$P_PRIVOXY_MS" "$URL_1K_CHAIN"
-  [[ -n ${UP[tinyproxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && wrk_cell Achain.tinyproxy "$P_TINY_MS" "$URL_1K_CHAIN"
+  log "A-chain: through microsocks, $WRK_ROUNDS round(s)"
+  cells=()
+  if [[ -n ${UP[hopgate_http]:-} && -n ${UP[microsocks_chain]:-} ]]; then cells+=(Achain.hopgate "$P_HG_HTTP" "$URL_1K_CHAIN"); else put Achain.hopgate.rps n/a; fi
+  [[ -n ${UP[privoxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && cells+=(Achain.privoxy "$P_PRIVOXY_MS" "$URL_1K_CHAIN")
+  [[ -n ${UP[tinyproxy_ms]:-} && -n ${UP[microsocks_chain]:-} ]] && cells+=(Achain.tinyproxy "$P_TINY_MS" "$URL_1K_CHAIN")
+  ((${#cells[@]} > 0)) && wrk_rounds A-chain "${cells[@]}"
 fi
 
 if want B; then
