@@ -518,8 +518,10 @@ private:
     conn_.set("open");
     // The session relays it once this session's frames are gone (tunnel_plan.hpp).
     auto pending = bytes_of(in_);
+    // A CONNECT after other requests on this connection: the access-log line still counts them.
+    std::string log_note = requests_ > 1 ? " (" + std::to_string(requests_) + " requests)" : std::string();
     tunnel_.emplace(TunnelPlan{std::move(routed.dial.socket), {pending.begin(), pending.end()},
-                               std::move(routed.dial.pending), std::move(routed.dial.holds), idle()});
+                               std::move(routed.dial.pending), std::move(routed.dial.holds), idle(), std::move(log_note)});
     in_.clear();
     last_result_ = "ok";
     co_return false;

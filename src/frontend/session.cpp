@@ -159,9 +159,10 @@ void end_session(Shared& shared, admin::Connection& conn, ConnectionLimits::Slot
 class SessionEnd final : public relay::TunnelEnd {
 public:
   SessionEnd(Shared& shared, std::shared_ptr<admin::Connection> conn, ConnectionLimits::Slot slot,
-             std::optional<config::Protocol> proto, Clock::time_point started, std::vector<std::shared_ptr<void>> holds)
+             std::optional<config::Protocol> proto, Clock::time_point started, std::vector<std::shared_ptr<void>> holds,
+             std::string log_note)
       : shared_(shared), conn_(std::move(conn)), slot_(std::move(slot)), proto_(proto), started_(started),
-        holds_(std::move(holds)) {}
+        holds_(std::move(holds)), log_note_(std::move(log_note)) {}
   ~SessionEnd() override {
     std::lock_guard lock(conn_->mutex);
     conn_->kill = nullptr; // the closer refers to a tunnel that is gone
@@ -172,7 +173,7 @@ public:
   }
   void operator()(relay::RelayEnd end) override {
     holds_.clear(); // the hops' active-connection counts drop with the tunnel
-    end_session(shared_, *conn_, slot_, proto_, relay::result_text(end), started_);
+    end_session(shared_, *conn_, slot_, proto_, relay::result_text(end) + log_note_, started_);
   }
 
 private:
@@ -182,6 +183,7 @@ private:
   std::optional<config::Protocol> proto_;
   Clock::time_point started_;
   std::vector<std::shared_ptr<void>> holds_; ///< keeps the hops' active-connection counts up
+  std::string log_note_;                     ///< TunnelPlan::log_note
 };
 
 } // namespace
@@ -243,10 +245,10 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
       auto& counters = conn->bytes; // before conn moves into the end
       relay::start(std::move(client), std::move(t.upstream), t.idle, counters,
                    std::make_unique<SessionEnd>(ctx.shared, std::move(conn), std::move(slot), proto, started,
-                                                std::move(t.holds)));
+                                                std::move(t.holds), std::move(t.log_note)));
       co_return;
     }
-    result = relay::result_text(relay::RelayEnd::error);
+    result = relay::result_text(relay::RelayEnd::error) + t.log_note;
   }
   end_session(ctx.shared, *conn, slot, proto, result, started);
 }

@@ -70,7 +70,7 @@ awaitable<void> send_socks4_reply(tcp::socket& s, s4::Reply reply, const TargetA
 std::string plan_tunnel(RoutedConnection& routed, const Bytes& client_pending, std::optional<TunnelPlan>& tunnel) {
   tunnel.emplace(TunnelPlan{std::move(routed.dial.socket), Bytes(client_pending.begin(), client_pending.end()),
                             std::move(routed.dial.pending), std::move(routed.dial.holds),
-                            to_clock(routed.snapshot->config->timeouts.idle)});
+                            to_clock(routed.snapshot->config->timeouts.idle), {}});
   return "ok";
 }
 

@@ -591,6 +591,35 @@ TEST(HttpFrontend, ConnectForwardsBytesSentWithTheHead) {
   }
 }
 
+TEST(HttpFrontend, ConnectAfterKeptAliveRequestsIsLoggedWithTheirCount) {
+  HttpOrigin origin;
+  TcpEcho echo(ListenOptions{.ipv4 = true});
+  HopgateProcess hg(proxy_config());
+  Fd fd = connect_tcp("127.0.0.1", hg.port("http"));
+  std::string host = "127.0.0.1:" + std::to_string(origin.port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(send_all(fd, "GET http://" + host + "/hello HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
+    auto r = read_http_response(fd);
+    ASSERT_TRUE(r) << hg.log();
+    EXPECT_EQ(r->status, 200);
+  }
+  // The third request on the connection opens a tunnel; its access-log line counts all three.
+  std::string authority = "127.0.0.1:" + std::to_string(echo.port());
+  ASSERT_TRUE(send_all(fd, "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n"));
+  std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
+  auto head = recv_exact(fd, established.size());
+  ASSERT_TRUE(head);
+  EXPECT_EQ(text(*head), established);
+  ASSERT_TRUE(send_all(fd, "ping"));
+  auto echoed = recv_exact(fd, 4);
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(text(*echoed), "ping");
+  shutdown_write(fd);
+  EXPECT_TRUE(recv_until_close(fd, 10s).closed);
+  EXPECT_TRUE(eventually([&] { return contains(hg.log(), "target=" + authority) && contains(hg.log(), "ok (3 requests)"); }))
+      << hg.log();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Proxy authentication
 

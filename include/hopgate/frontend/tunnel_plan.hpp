@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace hopgate::frontend {
@@ -17,6 +18,7 @@ struct TunnelPlan {
   std::vector<std::uint8_t> to_client;           ///< upstream bytes read beyond its handshake
   std::vector<std::shared_ptr<void>> holds;      ///< keeps the hops' active-connection counts up
   Clock::duration idle{};
+  std::string log_note; ///< added to the access-log line's result, e.g. " (3 requests)" for a CONNECT after others
 };
 
 } // namespace hopgate::frontend
