@@ -99,7 +99,7 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
     auto res = co_await ctx.worker.resolver.resolve(peer.domain, &cfg.dns);
     if (res.ec) {
       co_await send_failure(client, version, socks5_reply_for(ProxyError::name_not_resolved));
-      conn.error = ProxyError::name_not_resolved;
+      conn.set_error(ProxyError::name_not_resolved);
       co_return "cannot resolve expected peer " + peer.domain;
     }
     for (auto& a : res.addresses) expected.push_back(unmap_v4(a));
@@ -118,7 +118,7 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
   if (!ec) acceptor.listen(1, ec);
   if (ec) {
     co_await send_failure(client, version, socks5_reply_for(ProxyError::general_failure));
-    conn.error = ProxyError::general_failure;
+    conn.set_error(ProxyError::general_failure);
     co_return "bind: cannot listen: " + ec.message();
   }
   auto bound = acceptor.local_endpoint(ec);
@@ -150,13 +150,13 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
   acceptor.close(ec);
   if (!waited) {
     co_await send_failure(client, version, socks5_reply_for(ProxyError::timeout));
-    conn.error = ProxyError::timeout;
+    conn.set_error(ProxyError::timeout);
     co_return "bind: no connection within the bind timeout";
   }
   if (waited->index() == 1) co_return "bind: client closed while waiting";
   if (auto aec = std::get<0>(*waited)) {
     co_await send_failure(client, version, socks5_reply_for(ProxyError::general_failure));
-    conn.error = ProxyError::general_failure;
+    conn.set_error(ProxyError::general_failure);
     co_return "bind: accept failed: " + aec.message();
   }
   auto from = peer_socket.remote_endpoint(ec);
@@ -185,7 +185,7 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
   if (dial.ec) {
     spdlog::debug("conn {} bind: {}", conn.id, dial.error_message());
     co_await send_failure(client, version, socks5_reply_for(classify(dial.ec)));
-    conn.error = classify(dial.ec);
+    conn.set_error(classify(dial.ec));
     co_return dial.error_message();
   }
   const config::Hop* last = nullptr;
@@ -193,7 +193,7 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
     if (const auto* up = cfg.find_upstream(dial.hops.back())) last = std::get_if<config::Hop>(&up->kind);
   if (!last) {
     co_await send_failure(client, version, socks5_reply_for(ProxyError::general_failure));
-    conn.error = ProxyError::general_failure;
+    conn.set_error(ProxyError::general_failure);
     co_return "bind: no last hop";
   }
   // A hop that answers 0.0.0.0 means "my own address" (SOCKS4 spec; common for SOCKS5 too).
@@ -234,19 +234,19 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
   auto waited = co_await with_timeout(read_second() || watch_client(client, client_pending), cfg.timeouts.bind);
   if (!waited) {
     co_await send_failure(client, version, socks5_reply_for(ProxyError::timeout));
-    conn.error = ProxyError::timeout;
+    conn.set_error(ProxyError::timeout);
     co_return "bind: upstream " + dial.hops.back() + " reported no connection within the bind timeout";
   }
   if (waited->index() == 1) co_return "bind: client closed while waiting";
   auto [ec, n] = std::get<0>(*waited);
   if (ec) {
     co_await send_failure(client, version, socks5_reply_for(classify(ec)));
-    conn.error = classify(ec);
+    conn.set_error(classify(ec));
     co_return "bind: upstream " + dial.hops.back() + ": " + error_code(classify(ec)).message();
   }
   if (rep != 0) {
     co_await send_failure(client, version, rep);
-    conn.error = from_socks5_reply(rep);
+    conn.set_error(from_socks5_reply(rep));
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", rep);
     co_return "bind: upstream " + dial.hops.back() + " second reply " + hex;
@@ -295,7 +295,7 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
   spdlog::debug("conn {} bind {} route {} -> {}", conn.id, peer.to_string(), decision.rule_name(), decision.via.display());
   if (decision.via.kind == config::Via::Kind::block) {
     co_await send_failure(client, version, socks5_reply_for(ProxyError::blocked));
-    conn.error = ProxyError::blocked;
+    conn.set_error(ProxyError::blocked);
     co_return "blocked";
   }
   if (decision.route && !decision.route->allow_ports.empty() && peer.port != 0) {
@@ -303,7 +303,7 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
     for (auto& p : decision.route->allow_ports) ok = ok || p.contains(peer.port);
     if (!ok) {
       co_await send_failure(client, version, socks5_reply_for(ProxyError::not_allowed));
-      conn.error = ProxyError::not_allowed;
+      conn.set_error(ProxyError::not_allowed);
       co_return "not allowed (port " + std::to_string(peer.port) + ")";
     }
   }
@@ -312,7 +312,7 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
        peer.domain == "onion")) {
     // Direct BIND would resolve the expected peer's name here: fail closed, like a CONNECT.
     co_await send_failure(client, version, socks5_reply_for(ProxyError::remote_dns_required));
-    conn.error = ProxyError::remote_dns_required;
+    conn.set_error(ProxyError::remote_dns_required);
     co_return "remote DNS required (BIND would resolve " + peer.domain + " locally)";
   }
   if (decision.via.kind == config::Via::Kind::direct)
@@ -323,7 +323,7 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admi
   bool all_socks = !schemes.empty() && std::all_of(schemes.begin(), schemes.end(), [](auto s) { return s != config::Hop::Scheme::http; });
   if (!all_socks) {
     co_await send_failure(client, version, socks5_reply_for(ProxyError::command_not_supported));
-    conn.error = ProxyError::command_not_supported;
+    conn.set_error(ProxyError::command_not_supported);
     co_return "command not supported (BIND needs a SOCKS last hop)";
   }
   conn.set("connecting");

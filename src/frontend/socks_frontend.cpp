@@ -109,7 +109,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
   if (routed.dial.ec) {
     spdlog::debug("conn {} {}", conn.id, routed.dial.error_message());
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
-    conn.error = classify(routed.dial.ec);
+    conn.set_error(classify(routed.dial.ec));
     co_return routed.dial.error_message();
   }
   co_await send_socks4_reply(client, s4::Reply::granted, routed.dial.bound);
@@ -216,7 +216,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
   if (routed.dial.ec) {
     spdlog::debug("conn {} {}", conn.id, routed.dial.error_message());
     co_await send_socks5_failure(client, socks5_reply_for(classify(routed.dial.ec)));
-    conn.error = classify(routed.dial.ec);
+    conn.set_error(classify(routed.dial.ec));
     co_return routed.dial.error_message();
   }
   Bytes out;

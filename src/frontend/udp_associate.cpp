@@ -705,7 +705,7 @@ awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext&
   };
   auto refuse = [&](ProxyError e) -> awaitable<void> {
     counters.associations_refused.fetch_add(1, relaxed);
-    conn.error = e;
+    conn.set_error(e);
     co_await reply(socks5_reply_for(e), TargetAddress::from_ip(asio::ip::address_v4::any(), 0));
   };
   {

@@ -41,6 +41,10 @@ struct Connection {
     std::lock_guard lock(mutex);
     state = field_state;
   }
+  void set_error(ProxyError e) {
+    std::lock_guard lock(mutex);
+    error = e;
+  }
 };
 
 class Registry {
