@@ -195,7 +195,7 @@ json connections_json(const Registry& registry, const ConnectionFilter& f, Clock
       target = c->target;
       route = c->route;
       hops = c->hops;
-      state = c->state;
+      state = c->state.load(std::memory_order_relaxed);
     }
     std::string frontend(config::to_string(c->frontend));
     if (!f.route.empty() && route != f.route) continue;

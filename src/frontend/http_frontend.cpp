@@ -407,9 +407,8 @@ private:
   }
 
   void record_error(ProxyError e) {
-    std::lock_guard lock(conn_.mutex);
-    conn_.error = e;
-    conn_.state = "failed";
+    conn_.set_error(e);
+    conn_.set("failed");
   }
 
   /// Checks Proxy-Authorization when the listener wants a password. nullopt: reply 407.
@@ -464,8 +463,7 @@ private:
 
     {
       // The connection's error (for stats) is the last request's: an earlier failure is history.
-      std::lock_guard lock(conn_.mutex);
-      conn_.error = ProxyError::ok;
+      conn_.set_error(ProxyError::ok);
     }
     if (req.method() == bhttp::verb::connect) co_return co_await handle_connect(target_text, fields, http10, cfg);
 
@@ -588,14 +586,19 @@ private:
 
     const std::string target_text = target.authority.to_string();
     auto decision = co_await route(*snapshot, who, target.authority);
-    {
+    if (conn_.target != target_text || conn_.user != who.user || shown_route_ != decision.route ||
+        shown_generation_ != snapshot->generation) {
+      // What the admin API shows changes only when a request goes somewhere else (only this
+      // thread writes these fields, so it may read them without the lock).
       std::lock_guard lock(conn_.mutex);
       conn_.target = target_text;
       conn_.route = decision.rule_name();
       conn_.hops = decision.via.display();
       conn_.user = who.user;
-      conn_.state = "connecting";
+      shown_route_ = decision.route;
+      shown_generation_ = snapshot->generation;
     }
+    conn_.set("connecting");
     {
       // The same policy as every dial (connection limits, hopgate's own listeners, private
       // targets), asked per request: a kept-alive connection may go anywhere next.
@@ -1027,6 +1030,8 @@ private:
   std::string request_head_;          ///< the head sent upstream
   std::string response_head_;         ///< the head for the client, until it is sent
   Clock::duration idle_{};   ///< timeouts.idle of the snapshot the current request uses
+  const config::Route* shown_route_ = nullptr; ///< the route conn_ shows, with the generation of its snapshot
+  std::uint64_t shown_generation_ = 0;
   std::size_t requests_ = 0;
   std::string last_result_;
   std::optional<Held> held_;

@@ -19,7 +19,9 @@
 
 namespace hopgate::admin {
 
-/// One live connection. Fields under `mutex` change at most a few times per connection.
+/// One live connection. The strings under `mutex` change at most a few times per connection (an
+/// HTTP connection: when its requests go somewhere else); `state` and `error` are atomics, so
+/// that a session marks its phases per request without a lock.
 struct Connection {
   std::uint64_t id = 0;
   std::string client;
@@ -33,18 +35,12 @@ struct Connection {
   std::string target;
   std::string route;
   std::string hops;
-  std::string state = "handshake";
-  ProxyError error = ProxyError::ok; ///< why routing or dialing failed, for stats
+  std::atomic<const char*> state{"handshake"};   ///< a string literal naming the phase
+  std::atomic<ProxyError> error{ProxyError::ok}; ///< why routing or dialing failed, for stats
   std::function<void()> kill; ///< run on `executor`: closes the sockets
 
-  void set(std::string_view field_state) {
-    std::lock_guard lock(mutex);
-    state = field_state;
-  }
-  void set_error(ProxyError e) {
-    std::lock_guard lock(mutex);
-    error = e;
-  }
+  void set(const char* phase) { state.store(phase, std::memory_order_relaxed); }
+  void set_error(ProxyError e) { error.store(e, std::memory_order_relaxed); }
 };
 
 class Registry {
