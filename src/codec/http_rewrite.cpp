@@ -8,6 +8,12 @@ namespace {
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
+/// Case-insensitive order of field names.
+bool name_less(std::string_view a, std::string_view b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                      [](char x, char y) { return lower(x) < lower(y); });
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -27,10 +33,11 @@ template <class F> void for_each_token(std::string_view list, F f) {
 
 } // namespace
 
-std::string_view HeaderSection::keep(std::string_view text) {
+std::string_view HeaderSection::keep(std::initializer_list<std::string_view> parts) {
   if (used_ == made_.size()) made_.push_back(std::make_unique<std::string>());
-  auto& slot = *made_[used_++];
-  slot.assign(text);
+  auto& slot = *made_[used_++]; // a slot no view points into (earlier ones are left alone)
+  slot.clear();
+  for (auto p : parts) slot.append(p);
   return slot;
 }
 
@@ -93,13 +100,15 @@ bool fields_have_token(const Fields& fields, std::string_view name, std::string_
 
 std::size_t strip_hop_by_hop(Fields& fields) {
   // Connection may name further fields that are only meant for this hop (RFC 9110 §7.6.1).
-  // Their names are views of the received text, which outlives the edits to the list.
+  // Their names are views of the received text, which outlives the edits to the list. Sorted,
+  // so that a head naming thousands of fields in Connection costs n log n, not n².
   std::vector<std::string_view> named;
   for (const auto& f : fields)
     if (name_equals(f.name, "Connection") || name_equals(f.name, "Proxy-Connection"))
       for_each_token(f.value, [&](std::string_view t) {
         if (!has_token("keep-alive, close", t)) named.push_back(t); // the usual values name no field
       });
+  std::sort(named.begin(), named.end(), name_less);
   static constexpr std::string_view fixed[] = {"Connection", "Proxy-Connection", "Keep-Alive",         "TE",
                                                "Trailer",    "Transfer-Encoding", "Upgrade",           "Proxy-Authorization",
                                                "Proxy-Authenticate"};
@@ -107,9 +116,7 @@ std::size_t strip_hop_by_hop(Fields& fields) {
   std::erase_if(fields, [&](const Field& f) {
     for (auto n : fixed)
       if (name_equals(f.name, n)) return true;
-    for (auto n : named)
-      if (name_equals(f.name, n)) return true;
-    return false;
+    return std::binary_search(named.begin(), named.end(), f.name, name_less);
   });
   return before - fields.size();
 }
@@ -121,10 +128,7 @@ void append_to_list(HeaderSection& section, std::string_view name, std::string_v
   auto& fields = section.fields;
   for (auto it = fields.rbegin(); it != fields.rend(); ++it)
     if (name_equals(it->name, name)) {
-      std::string joined;
-      joined.reserve(it->value.size() + 2 + item.size());
-      joined.append(it->value).append(", ").append(item);
-      it->value = section.keep(joined);
+      it->value = section.keep({it->value, ", ", item});
       return;
     }
   fields.push_back({name, item});

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 
 namespace {
@@ -66,6 +67,23 @@ TEST(HttpRewrite, ProxyConnectionNamesAreHopByHopToo) {
   Fields f{{"Proxy-Connection", "X-Legacy"}, {"X-Legacy", "1"}, {"X-Keep", "2"}};
   strip_hop_by_hop(f);
   EXPECT_EQ(names(f), (std::vector<std::string>{"X-Keep"}));
+}
+
+TEST(HttpRewrite, ConnectionNamingThousandsOfFieldsDropsExactlyThose) {
+  // Every odd field is named in Connection (in another case, in reverse order); the even ones stay.
+  std::vector<std::string> names;
+  for (int i = 0; i < 4000; ++i) names.push_back("X-Field-" + std::to_string(i));
+  std::string list;
+  for (int i = 3999; i >= 0; i -= 2) {
+    std::string upper = names[static_cast<std::size_t>(i)];
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    list += upper + ", ";
+  }
+  Fields f{{"Connection", list}};
+  for (auto& n : names) f.push_back({n, "v"});
+  EXPECT_EQ(strip_hop_by_hop(f), 2001u);
+  ASSERT_EQ(f.size(), 2000u);
+  for (std::size_t i = 0; i < f.size(); ++i) EXPECT_EQ(f[i].name, names[2 * i]);
 }
 
 TEST(HttpRewrite, ViaAppendsOrStaysOff) {

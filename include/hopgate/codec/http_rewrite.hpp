@@ -13,6 +13,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,8 +43,9 @@ public:
   HeaderSection& operator=(const HeaderSection&) = delete;
 
   Fields fields;
-  /// Keeps a copy of `text` until clear() and returns a view of it.
-  std::string_view keep(std::string_view text);
+  /// Keeps a copy of `parts`, joined, until clear() and returns a view of it.
+  std::string_view keep(std::initializer_list<std::string_view> parts);
+  std::string_view keep(std::string_view text) { return keep({text}); }
   void clear();
   /// Gives back the memory too (an idle connection holds none).
   void release();
