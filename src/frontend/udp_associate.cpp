@@ -713,10 +713,10 @@ awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext&
     conn.user = who.user; // route, hops and target follow the datagrams (the latest destination)
   }
 
-  error_code ec, lec;
-  auto peer = control.remote_endpoint(ec);
-  auto local = control.local_endpoint(lec);
-  if (ec || lec) co_return "udp: control connection gone";
+  error_code ec;
+  const auto& peer = ctx.peer;
+  auto local = control.local_endpoint(ec);
+  if (ec) co_return "udp: control connection gone";
   if (!udp_possible(*snapshot, who)) {
     co_await refuse(ProxyError::not_allowed);
     co_return "not allowed (no route for this client carries UDP)";
