@@ -168,7 +168,7 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
     conn.target = endpoint_target(from).to_string();
   }
   co_await send_reply(client, version, 0, endpoint_target(from));
-  tunnel.emplace(TunnelPlan{std::move(peer_socket), client_pending, {}, {}, to_clock(cfg.timeouts.idle), {}});
+  tunnel.emplace(TunnelPlan{std::move(peer_socket), std::move(client_pending), {}, {}, to_clock(cfg.timeouts.idle), {}});
   co_return "ok";
 }
 
@@ -258,7 +258,7 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
     conn.target = second.to_string();
   }
   co_await send_reply(client, version, 0, second);
-  tunnel.emplace(TunnelPlan{std::move(dial.socket), client_pending, std::move(buf), std::move(dial.holds),
+  tunnel.emplace(TunnelPlan{std::move(dial.socket), std::move(client_pending), std::move(buf), std::move(dial.holds),
                             to_clock(cfg.timeouts.idle), {}});
   co_return "ok";
 }
