@@ -129,7 +129,8 @@ template <class Buffers> awaitable<error_code> write_all(tcp::socket& s, const B
     total += b.size();
   }
   std::size_t done = 0;
-  if (all_in && total > 0) {
+  if (all_in) {
+    if (total == 0) co_return error_code{};
     msghdr msg{};
     msg.msg_iov = iov.data();
     msg.msg_iovlen = parts;
@@ -138,8 +139,6 @@ template <class Buffers> awaitable<error_code> write_all(tcp::socket& s, const B
       co_return error_code(errno, asio::error::get_system_category());
     if (sent > 0) done = static_cast<std::size_t>(sent);
     if (done == total) co_return error_code{};
-  } else if (total == 0 && all_in) {
-    co_return error_code{};
   }
   beast::buffers_suffix<Buffers> rest(buffers);
   rest.consume(done);
