@@ -135,7 +135,7 @@ template <class Buffers> awaitable<error_code> write_all(tcp::socket& s, const B
     msg.msg_iov = iov.data();
     msg.msg_iovlen = parts;
     ssize_t sent = ::sendmsg(s.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    if (sent < 0 && !retry_later(errno))
       co_return error_code(errno, asio::error::get_system_category());
     if (sent > 0) done = static_cast<std::size_t>(sent);
     if (done == total) co_return error_code{};

@@ -240,8 +240,6 @@ private:
     return Step::more;
   }
 
-  static bool retry_later(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
-
   void wait(Direction& d, tcp::socket::wait_type type) {
     tcp::socket& s = type == tcp::socket::wait_read ? *d.from : *d.to;
     s.async_wait(type, [this, &d, hold = Hold(this)](error_code ec) {

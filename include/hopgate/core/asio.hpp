@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <tuple>
@@ -23,6 +24,9 @@ using boost::system::error_code;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 using Clock = std::chrono::steady_clock;
+
+/// A non-blocking system call that failed with `err` (errno) only has to wait for readiness.
+inline bool retry_later(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
 template <class Rep, class Period> Clock::duration to_clock(std::chrono::duration<Rep, Period> d) {
   return std::chrono::duration_cast<Clock::duration>(d);
