@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|runtime|test|bench|all]   (default: test = build + test tools)
 set -euo pipefail
 
-build_pkgs=(cmake ninja-build g++ pkg-config libboost1.81-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev)
+build_pkgs=(cmake ninja-build g++ ccache pkg-config libboost1.81-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev)
 # What the binary needs at run time (the Dockerfile's runtime stage installs exactly these).
 runtime_pkgs=(libspdlog1.10 libfmt9 ca-certificates)
 # Real clients and real upstream servers the integration tests drive.

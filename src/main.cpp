@@ -40,6 +40,16 @@ void print_effective(const config::Config& c) {
   listener("http", c.listeners.http);
   listener("socks", c.listeners.socks);
   listener("admin", c.listeners.admin);
+  if (c.listeners.admin) {
+    // What the browser guard lets in (docs/admin-api.md, "Browsers").
+    std::cout << "admin hosts: IP addresses, localhost";
+    for (auto& h : c.listeners.admin->hosts) std::cout << ", " << h;
+    std::cout << "\nadmin cors_origins:";
+    if (c.listeners.admin->cors_origins.empty()) std::cout << " none (cross-site requests refused)";
+    for (auto& o : c.listeners.admin->cors_origins) std::cout << " " << o;
+    if (c.listeners.admin->private_network) std::cout << " (private_network)";
+    std::cout << "\n";
+  }
   for (auto& u : c.upstreams) {
     if (auto* h = std::get_if<Hop>(&u.kind)) std::cout << "upstream " << u.name << " " << h->display() << "\n";
     else if (auto* ch = std::get_if<Chain>(&u.kind)) {

@@ -3,9 +3,11 @@
 // connection alive. The documents themselves are built in views.cpp, metrics.cpp and pac.cpp.
 #include "hopgate/admin/api.hpp"
 
+#include "hopgate/admin/browser_guard.hpp"
 #include "hopgate/admin/metrics.hpp"
 #include "hopgate/admin/pac.hpp"
 #include "hopgate/admin/views.hpp"
+#include "hopgate/core/secret.hpp"
 #include "hopgate/dns/resolver.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -41,6 +43,8 @@ Response make_response(const Request& req, http::status status, std::string body
   res.set(http::field::server, "hopgate/" HOPGATE_VERSION);
   res.set(http::field::content_type, content_type);
   res.set(http::field::cache_control, "no-store");
+  // No browser may take a JSON answer for a script or a page (a <script src> of /api/v1/...).
+  res.set("X-Content-Type-Options", "nosniff");
   res.keep_alive(req.keep_alive());
   res.body() = std::move(body);
   res.prepare_payload();
@@ -118,15 +122,9 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool is_json_content_type(std::string_view ct) {
   auto semi = ct.find(';');
-  return iequals(trim(ct.substr(0, semi)), "application/json");
+  return iequals(trim_ows(ct.substr(0, semi)), "application/json");
 }
 
 std::optional<std::size_t> parse_size(std::string_view s) {
@@ -138,7 +136,7 @@ std::optional<std::size_t> parse_size(std::string_view s) {
 
 /// "5", "\"5\"" or "W/\"5\"" from an If-Match header.
 std::optional<std::uint64_t> parse_generation(std::string_view s) {
-  s = trim(s);
+  s = trim_ows(s);
   if (s.starts_with("W/")) s.remove_prefix(2);
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
   std::uint64_t v = 0;
@@ -172,7 +170,7 @@ Response change_response(const Request& req, const ChangeResult& r, json ok_body
 /// "host" or "[v6]" from a Host header, when it is a plain name or address (it ends up in
 /// JavaScript, so anything else is ignored).
 std::optional<std::string> host_of(std::string_view host_header) {
-  std::string_view h = trim(host_header);
+  std::string_view h = trim_ows(host_header);
   if (h.empty()) return std::nullopt;
   if (h.front() == '[') {
     auto close = h.find(']');
@@ -274,7 +272,7 @@ Response put_routes(const Request& req, ApiContext ctx) {
   if (!shape.empty())
     return change_response(req, {ChangeResult::Status::invalid, shape, ctx.shared.current()->generation}, {});
   std::optional<std::uint64_t> expected;
-  if (auto im = req[http::field::if_match]; !im.empty() && trim(im) != "*") {
+  if (auto im = req[http::field::if_match]; !im.empty() && trim_ows(im) != "*") {
     expected = parse_generation(im);
     if (!expected)
       return error_response(req, http::status::bad_request, "bad_request", "If-Match must be a generation, e.g. \"7\"");
@@ -291,9 +289,9 @@ bool authorized(const Request& req, const ApiContext& ctx) {
   auto cfg = ctx.shared.current()->config;
   if (!cfg->listeners.admin || cfg->listeners.admin->token.empty()) return true;
   std::string_view h = req[http::field::authorization];
-  h = trim(h);
+  h = trim_ows(h);
   if (h.size() < 7 || !iequals(h.substr(0, 7), "bearer ")) return false;
-  return secret_equals(trim(h.substr(7)), cfg->listeners.admin->token);
+  return secret_equals(trim_ows(h.substr(7)), cfg->listeners.admin->token);
 }
 
 /// The endpoints and the methods each allows, for 404 vs 405.
@@ -317,6 +315,85 @@ constexpr Endpoint endpoints[] = {
     {"/api/v1/upstreams", false, "GET"},
 };
 
+awaitable<Response> handle_endpoint(const Request& req, const Target& t, ApiContext ctx, Clock::time_point now);
+
+/// The methods `path` allows ("" for no such endpoint).
+std::string_view allowed_methods(std::string_view path) {
+  for (auto& e : endpoints)
+    if (e.prefix ? path.starts_with(e.path) && path.size() > e.path.size() : path == e.path) return e.allow;
+  return {};
+}
+
+/// The values of every field `name` of the request (a request may repeat one).
+std::vector<std::string_view> field_values(const Request& req, std::string_view name) {
+  std::vector<std::string_view> out;
+  auto [first, last] = req.equal_range(name);
+  for (auto it = first; it != last; ++it) out.push_back(it->value());
+  return out;
+}
+
+/// Only these tell nothing private and change nothing: a cross-site page may see them.
+bool is_public(std::string_view path) { return path == "/healthz" || path == "/readyz"; }
+
+/// The Host rule (browser_guard.hpp): the answer to a request that fails it, or nullopt.
+std::optional<Response> host_refusal(const Request& req, const config::Listener* admin, Stats& stats) {
+  auto hosts = field_values(req, "Host");
+  // HTTP/1.0 may omit Host (RFC 9112 §3.2); no browser does, so that is no way in for a page.
+  if (hosts.empty() && req.version() < 11) return std::nullopt;
+  static const std::vector<std::string> none;
+  auto verdict = check_host(hosts, admin ? admin->hosts : none);
+  if (verdict == HostVerdict::allowed) return std::nullopt;
+  stats.on_admin_refused("host");
+  if (verdict == HostVerdict::not_allowed)
+    return error_response(req, http::status::misdirected_request, "misdirected_request",
+                          "Host \"" + std::string(hosts.front()) +
+                              "\" is not an IP address, localhost or a name in listeners.admin.hosts (DNS rebinding protection)");
+  // RFC 9112 §3.2: 400 for a missing (HTTP/1.1), repeated or invalid Host.
+  return error_response(req, http::status::bad_request, "bad_request",
+                        verdict == HostVerdict::missing ? "an HTTP/1.1 request needs a Host header"
+                        : verdict == HostVerdict::several ? "more than one Host header"
+                                                          : "the Host header is not host[:port]");
+}
+
+Response cross_site_refusal(const Request& req, const std::string& reason, Stats& stats) {
+  stats.on_admin_refused("cross_site");
+  return error_response(req, http::status::forbidden, "cross_site_refused",
+                        "refused a request from another web origin: " + reason +
+                            " (list the page's origin in listeners.admin.cors_origins to allow it)");
+}
+
+/// The headers that let a page of a configured origin read an answer (Fetch standard, CORS).
+void add_cors_headers(Response& res, const std::string& origin) {
+  res.set(http::field::access_control_allow_origin, origin);
+  res.set(http::field::access_control_expose_headers, "ETag, WWW-Authenticate");
+}
+
+/// OPTIONS: a CORS preflight from a configured origin, or the plain Allow answer.
+Response answer_options(const Request& req, std::string_view path, const CrossSiteAnswer& cross, const config::Listener* admin,
+                        Stats& stats) {
+  auto allow = allowed_methods(path);
+  if (allow.empty()) return error_response(req, http::status::not_found, "not_found", "no such endpoint: " + std::string(path));
+  if (!req[http::field::origin].empty() && cross.cors_origin.empty())
+    return cross_site_refusal(req, "a preflight from Origin " + std::string(req[http::field::origin]), stats);
+  auto res = make_response(req, http::status::no_content, "", "application/json");
+  res.erase(http::field::content_type);
+  res.set(http::field::allow, std::string(allow) + ", OPTIONS");
+  if (!cross.cors_origin.empty()) {
+    add_cors_headers(res, cross.cors_origin);
+    res.set(http::field::access_control_allow_methods, allow);
+    res.set(http::field::access_control_allow_headers, "Authorization, Content-Type, If-Match");
+    res.set(http::field::access_control_max_age, "600");
+    // Private Network Access (WICG): a public page asking for a private address says so.
+    if (admin && admin->private_network && iequals(req["Access-Control-Request-Private-Network"], "true"))
+      res.set("Access-Control-Allow-Private-Network", "true");
+  }
+  if (admin && !admin->cors_origins.empty())
+    res.set(http::field::vary, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  // RFC 9110 §8.6: no Content-Length in a 204.
+  res.erase(http::field::content_length);
+  return res;
+}
+
 } // namespace
 
 awaitable<Response> handle_request(const Request& req, ApiContext ctx) {
@@ -324,6 +401,30 @@ awaitable<Response> handle_request(const Request& req, ApiContext ctx) {
   const auto method = req.method();
   const auto& path = t.path;
   auto now = Clock::now();
+  auto cfg = ctx.shared.current()->config;
+  const config::Listener* admin = cfg->listeners.admin ? &*cfg->listeners.admin : nullptr;
+
+  // Browsers first, before any endpoint (docs/admin-api.md, "Browsers").
+  if (auto refused = host_refusal(req, admin, ctx.shared.stats)) co_return std::move(*refused);
+  auto origins = field_values(req, "Origin");
+  static const std::vector<std::string> no_origins;
+  CrossSiteQuestion question{origins, req["Sec-Fetch-Site"], req[http::field::host],
+                             !is_public(path) || (method != http::verb::get && method != http::verb::options),
+                             admin ? std::span<const std::string>(admin->cors_origins) : std::span<const std::string>(no_origins)};
+  auto cross = check_cross_site(question);
+  if (method == http::verb::options) co_return answer_options(req, path, cross, admin, ctx.shared.stats);
+  if (cross.refused) co_return cross_site_refusal(req, cross.reason, ctx.shared.stats);
+  auto res = co_await handle_endpoint(req, t, ctx, now);
+  if (!cross.cors_origin.empty()) add_cors_headers(res, cross.cors_origin);
+  if (admin && !admin->cors_origins.empty()) res.set(http::field::vary, "Origin");
+  co_return res;
+}
+
+namespace {
+
+awaitable<Response> handle_endpoint(const Request& req, const Target& t, ApiContext ctx, Clock::time_point now) {
+  const auto method = req.method();
+  const auto& path = t.path;
 
   if (path == "/healthz" && method == http::verb::get)
     co_return json_response(req, http::status::ok, {{"status", "ok"}});
@@ -408,8 +509,6 @@ awaitable<Response> handle_request(const Request& req, ApiContext ctx) {
   }
   co_return error_response(req, http::status::not_found, "not_found", "no such endpoint: " + path);
 }
-
-namespace {
 
 bool client_allowed(const config::Listener& l, const asio::ip::address& a) {
   for (auto& c : l.deny)

@@ -208,6 +208,14 @@ std::string render_metrics(const frontend::Shared& shared, const Control& contro
            "Config changes asked for, by source (signal, reload, routes) and outcome (ok, error).");
   for (auto& [key, n] : s.reloads) w.sample("hopgate_reloads_total", {{"source", key.first}, {"outcome", key.second}}, n);
 
+  w.family("hopgate_admin_refused_total", "counter",
+           "Admin API requests refused as coming from a web page, by reason (host: a Host that is not an IP "
+           "literal, localhost or in listeners.admin.hosts; cross_site: an Origin or Sec-Fetch-Site from another origin).");
+  for (std::string_view reason : {"host", "cross_site"}) {
+    auto it = s.admin_refused.find(std::string(reason));
+    w.sample("hopgate_admin_refused_total", {{"reason", std::string(reason)}}, it == s.admin_refused.end() ? 0 : it->second);
+  }
+
   // Upstream health (passive and active checks) from the dialer's health table.
   auto health = upstream::Health::instance().view();
   w.family("hopgate_upstream_up", "gauge", "1 when the upstream is considered healthy, 0 while it is marked down.");

@@ -93,6 +93,11 @@ void Stats::on_reload(std::string_view source, bool ok) {
   ++s_.reloads[{std::string(source), ok ? "ok" : "error"}];
 }
 
+void Stats::on_admin_refused(std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  ++s_.admin_refused[std::string(reason)];
+}
+
 TrafficTotals Stats::frontend_totals(config::Protocol frontend) const {
   std::lock_guard lock(mutex_);
   auto it = s_.frontends.find(std::string(config::to_string(frontend)));

@@ -43,18 +43,6 @@ std::string_view to_string(ChangeSource s) {
   return "?";
 }
 
-bool secret_equals(std::string_view given, std::string_view expected) {
-  // Walk the whole expected secret whatever the given text holds; only the lengths leak.
-  unsigned char diff = given.size() == expected.size() ? 0 : 1;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
-    diff |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(expected[i]));
-  }
-  // Keep the compiler from turning the loop into an early exit.
-  volatile unsigned char sink = diff;
-  return sink == 0;
-}
-
 std::string redact_url(std::string_view url) {
   auto scheme = url.find("://");
   if (scheme == std::string_view::npos) return std::string(url);

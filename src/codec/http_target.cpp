@@ -254,16 +254,4 @@ std::string encode_basic(std::string_view username, std::string_view password) {
   return "Basic " + base64_encode(plain);
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  // Walk the longer one whole; the length difference itself is folded into the result.
-  std::size_t n = std::max(a.size(), b.size());
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
-
 } // namespace hopgate::codec::http

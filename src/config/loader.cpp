@@ -1,4 +1,5 @@
 #include "hopgate/config/loader.hpp"
+#include "hopgate/core/authority.hpp"
 #include "hopgate/core/target.hpp"
 
 #include <algorithm>
@@ -150,7 +151,7 @@ public:
     Listener l;
     bool front = kind != "admin";
     std::initializer_list<std::string_view> keys_front{"listen", "auth", "protocols", "allow", "deny", "open_proxy"};
-    std::initializer_list<std::string_view> keys_admin{"listen", "token", "allow", "deny"};
+    std::initializer_list<std::string_view> keys_admin{"listen", "token", "allow", "deny", "hosts", "cors_origins", "private_network"};
     if (!object(j, path, front ? keys_front : keys_admin)) return std::nullopt;
     if (!j.contains("listen")) error(at(path, "listen"), "missing (e.g. \"127.0.0.1:1080\")");
     else
@@ -177,6 +178,17 @@ public:
     if (j.contains("allow")) cidrs(j["allow"], at(path, "allow"), l.allow);
     if (j.contains("deny")) cidrs(j["deny"], at(path, "deny"), l.deny);
     if (j.contains("open_proxy")) boolean(j["open_proxy"], at(path, "open_proxy"), l.open_proxy);
+    if (j.contains("hosts"))
+      strings(j["hosts"], at(path, "hosts"), [&](const std::string& s, const std::string& p) {
+        if (auto name = normalize_host_name(s)) l.hosts.push_back(std::move(*name));
+        else error(p, "\"" + s + "\" is not a host name (a DNS name without port, e.g. \"hopgate.default.svc\"; IP literals and localhost are always accepted)");
+      });
+    if (j.contains("cors_origins"))
+      strings(j["cors_origins"], at(path, "cors_origins"), [&](const std::string& s, const std::string& p) {
+        if (auto origin = normalize_origin(s)) l.cors_origins.push_back(std::move(*origin));
+        else error(p, "\"" + s + "\" is not an origin (scheme://host[:port] with scheme http or https, no path; \"*\" and \"null\" are not allowed)");
+      });
+    if (j.contains("private_network")) boolean(j["private_network"], at(path, "private_network"), l.private_network);
     return l;
   }
 

@@ -10,6 +10,7 @@
 #include "hopgate/codec/http_target.hpp"
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
+#include "hopgate/core/secret.hpp"
 #include "hopgate/frontend/route_request.hpp"
 #include "hopgate/frontend/target_policy.hpp"
 #include "hopgate/relay/relay.hpp"
@@ -422,8 +423,8 @@ private:
     auto creds = hc::decode_basic(f->value, ec);
     if (!creds) return std::nullopt;
     const auto* user = cfg.find_user(creds->username);
-    // Compare against something of the same shape even for an unknown user (no user-name oracle).
-    bool ok = hc::constant_time_equal(user ? user->password : std::string_view("\x01unknown-user"), creds->password);
+    // An unknown user costs the same comparison as a wrong password (core/secret.hpp).
+    bool ok = secret_equals(creds->password, user ? std::string_view(user->password) : no_such_user_secret);
     if (!user || !ok) {
       spdlog::debug("conn {} proxy authentication failed for user \"{}\"", conn_.id, creds->username);
       return std::nullopt;

@@ -4,6 +4,7 @@
 #include "hopgate/codec/socks5.hpp"
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
+#include "hopgate/core/secret.hpp"
 #include "hopgate/frontend/route_request.hpp"
 #include "hopgate/frontend/socks_bind.hpp"
 #include "hopgate/frontend/udp_associate.hpp"
@@ -164,12 +165,8 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
       }
       consume(buf, n);
       const auto* user = cfg.find_user(up.username);
-      // Compare the whole password regardless of where it differs (no timing oracle).
-      bool ok = user != nullptr && user->password.size() == up.password.size();
-      unsigned char diff = 0;
-      if (ok)
-        for (std::size_t i = 0; i < up.password.size(); ++i) diff |= static_cast<unsigned char>(user->password[i] ^ up.password[i]);
-      ok = ok && diff == 0;
+      // An unknown user costs the same comparison as a wrong password (core/secret.hpp).
+      bool ok = secret_equals(up.password, user ? std::string_view(user->password) : no_such_user_secret) && user != nullptr;
       out.clear();
       s5::encode_userpass_reply(out, ok ? 0x00 : 0x01);
       co_await send(client, out);

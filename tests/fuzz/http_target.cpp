@@ -5,6 +5,7 @@
 // encode_basic/decode_basic round-trip.
 #include "fuzz_common.hpp"
 #include "hopgate/codec/http_target.hpp"
+#include "hopgate/core/secret.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -67,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto back = hc::decode_basic(hc::encode_basic(user, pass), ec);
     FUZZ_CHECK(back.has_value() && back->username == user && back->password == pass);
   }
-  FUZZ_CHECK(hc::constant_time_equal(pass, pass));
+  FUZZ_CHECK(hopgate::secret_equals(pass, pass));
+  FUZZ_CHECK(!hopgate::secret_equals(pass + "x", pass) && !hopgate::secret_equals(user, user + pass + "!"));
   return 0;
 }

@@ -157,7 +157,10 @@ TEST(AdminPac, NodeEvaluatesTheRoutes) {
 }
 
 TEST(AdminPac, FollowsRouteChangesAndTheHostHeader) {
-  HopgateProcess hg(config_a());
+  // A name in Host is only answered when listed (listeners.admin.hosts: DNS rebinding protection).
+  auto cfg = config_a();
+  cfg["listeners"]["admin"]["hosts"] = json::array({"gateway.example"});
+  HopgateProcess hg(cfg);
   // Replace the rules: a "resolve": true CIDR rule (the PAC leaves names to hopgate) and a direct default.
   auto put = run_curl({"-X", "PUT", "-H", "Content-Type: application/json", "--data-binary",
                        R"({"routes": [{"name": "home", "match": {"cidr": ["192.168.0.0/16"]}, "resolve": true, "via": "direct"}],
@@ -177,8 +180,12 @@ TEST(AdminPac, FollowsRouteChangesAndTheHostHeader) {
                            {"http://hidden.onion/", "hidden.onion"}});
   EXPECT_EQ(got, (std::vector<std::string>{"DIRECT", P, "DIRECT", P})) << pac;
 
-  // A Host header that is not a plain name is ignored (it would end up inside JavaScript).
-  auto evil = body_of(get_pac(hg, {"-H", "Host: x\";alert(1);//"}));
-  EXPECT_EQ(evil.find("alert"), std::string::npos) << evil;
-  EXPECT_NE(evil.find("PROXY 127.0.0.1:" + std::to_string(hg.port("http"))), std::string::npos) << evil;
+  // A Host header that is not a plain name is refused (RFC 9112 §3.2: 400); it never reaches the
+  // JavaScript. An unlisted name gets 421 and no PAC.
+  auto evil = get_pac(hg, {"-H", "Host: x\";alert(1);//"});
+  EXPECT_NE(evil.out.find("HTTP/1.1 400"), std::string::npos) << evil.out;
+  EXPECT_EQ(evil.out.find("alert"), std::string::npos) << evil.out;
+  auto other = get_pac(hg, {"-H", "Host: other.example:9090"});
+  EXPECT_NE(other.out.find("HTTP/1.1 421"), std::string::npos) << other.out;
+  EXPECT_EQ(other.out.find("FindProxyForURL"), std::string::npos) << other.out;
 }

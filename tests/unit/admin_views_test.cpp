@@ -119,6 +119,7 @@ struct Harness {
   Response run(http::verb method, const std::string& target, std::string body = "",
                std::vector<std::pair<http::field, std::string>> headers = {{http::field::authorization, "Bearer tok"}}) {
     Request req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1:9090"); // HTTP/1.1 always has one (the browser guard checks it)
     for (auto& [f, v] : headers) req.set(f, v);
     req.body() = std::move(body);
     req.prepare_payload();
@@ -135,16 +136,6 @@ struct Harness {
 };
 
 } // namespace
-
-TEST(AdminSecrets, ConstantTimeCompareIsExact) {
-  EXPECT_TRUE(secret_equals("token", "token"));
-  EXPECT_FALSE(secret_equals("tokem", "token"));
-  EXPECT_FALSE(secret_equals("toke", "token"));
-  EXPECT_FALSE(secret_equals("tokenn", "token"));
-  EXPECT_FALSE(secret_equals("", "token"));
-  EXPECT_TRUE(secret_equals("", ""));
-  EXPECT_FALSE(secret_equals("x", ""));
-}
 
 TEST(AdminRedaction, UrlsAndDocument) {
   EXPECT_EQ(redact_url("socks5://user:pass@host:1080"), "socks5://user:<redacted>@host:1080");

@@ -119,6 +119,33 @@ TEST(ConfigLoader, AdminOffLoopbackNeedsToken) {
   EXPECT_EQ(errors_of(doc), std::vector<std::string>{"/listeners/admin/token: missing: the admin API listens on a non-loopback address and needs a bearer token"});
 }
 
+TEST(ConfigLoader, AdminBrowserKeysAreNormalizedAndCheckedWithTheirPaths) {
+  auto doc = minimal();
+  doc["listeners"]["admin"] = json::parse(R"({"listen": "127.0.0.1:9090", "hosts": ["Hopgate.Default.SVC.", "dash"],
+    "cors_origins": "HTTP://Dash.Example:80", "private_network": true})");
+  auto r = load_config(doc);
+  ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+  EXPECT_EQ(r.config->listeners.admin->hosts, (std::vector<std::string>{"hopgate.default.svc", "dash"}));
+  EXPECT_EQ(r.config->listeners.admin->cors_origins, std::vector<std::string>{"http://dash.example"});
+  EXPECT_TRUE(r.config->listeners.admin->private_network);
+
+  doc["listeners"]["admin"] = json::parse(R"({"listen": "127.0.0.1:9090", "hosts": ["ok", "evil.example:9090", "a b"],
+    "cors_origins": ["*", "null", "http://dash.example/path", "https://ok.example"], "private_network": "yes"})");
+  auto errs = errors_of(doc);
+  ASSERT_EQ(errs.size(), 6u);
+  EXPECT_TRUE(errs[0].starts_with("/listeners/admin/hosts/1: \"evil.example:9090\" is not a host name")) << errs[0];
+  EXPECT_TRUE(errs[1].starts_with("/listeners/admin/hosts/2: ")) << errs[1];
+  EXPECT_TRUE(errs[2].starts_with("/listeners/admin/cors_origins/0: \"*\" is not an origin")) << errs[2];
+  EXPECT_TRUE(errs[3].starts_with("/listeners/admin/cors_origins/1: ")) << errs[3];
+  EXPECT_TRUE(errs[4].starts_with("/listeners/admin/cors_origins/2: ")) << errs[4];
+  EXPECT_TRUE(errs[5].starts_with("/listeners/admin/private_network: ")) << errs[5];
+
+  // Only the admin listener has them.
+  doc = minimal();
+  doc["listeners"]["socks"]["hosts"] = "x";
+  EXPECT_EQ(errors_of(doc), std::vector<std::string>{"/listeners/socks/hosts: unknown key"});
+}
+
 TEST(ConfigLoader, PasswordAuthNeedsUsers) {
   auto doc = minimal();
   doc["listeners"]["socks"]["auth"] = "password";

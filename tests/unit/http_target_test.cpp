@@ -195,15 +195,6 @@ TEST(HttpTarget, BasicCredentials) {
   }
 }
 
-TEST(HttpTarget, ConstantTimeEqual) {
-  EXPECT_TRUE(constant_time_equal("secret", "secret"));
-  EXPECT_TRUE(constant_time_equal("", ""));
-  EXPECT_FALSE(constant_time_equal("secret", "secreT"));
-  EXPECT_FALSE(constant_time_equal("secret", "secret1"));
-  EXPECT_FALSE(constant_time_equal("secret", ""));
-  EXPECT_FALSE(constant_time_equal("", "x"));
-}
-
 TEST(HttpTarget, ErrorMessagesAreShortAndDistinct) {
   std::set<std::string> seen;
   for (int e = static_cast<int>(HttpError::origin_form); e <= static_cast<int>(HttpError::bad_transfer_encoding); ++e) {

@@ -50,6 +50,7 @@ struct StatsSnapshot {
   std::map<std::string, DialHistogram> dials;            ///< upstream (hop names joined by " -> ") or "direct"
   std::map<std::string, std::uint64_t> route_dns_lookups; ///< local DNS lookups made for requests of a route
   std::map<std::pair<std::string, std::string>, std::uint64_t> reloads; ///< (source, "ok" | "error") -> count
+  std::map<std::string, std::uint64_t> admin_refused; ///< admin requests refused by the browser guard, by reason
 };
 
 /// Per-second rates over a sliding window, from samples of monotonically growing totals.
@@ -80,6 +81,8 @@ public:
   void on_local_lookups(const std::string& route, unsigned lookups);
   /// A reload or config change: `source` "signal", "reload", "routes".
   void on_reload(std::string_view source, bool ok);
+  /// An admin request refused by the browser guard: `reason` "host" or "cross_site".
+  void on_admin_refused(std::string_view reason);
 
   TrafficTotals frontend_totals(config::Protocol frontend) const;
   std::map<std::string, TrafficTotals> route_totals() const;

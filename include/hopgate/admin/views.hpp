@@ -18,9 +18,6 @@ namespace hopgate::admin {
 /// What replaces a secret in GET /api/v1/config.
 inline constexpr std::string_view redacted = "<redacted>";
 
-/// Compares a secret in time that depends only on the lengths, not on where the texts differ.
-bool secret_equals(std::string_view given, std::string_view expected);
-
 /// "socks5://user:pass@host:1080" -> "socks5://user:<redacted>@host:1080"; other text unchanged.
 std::string redact_url(std::string_view url);
 /// The config document with user passwords, upstream URL passwords and the admin token redacted.

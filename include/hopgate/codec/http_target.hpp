@@ -91,10 +91,6 @@ std::optional<BasicCredentials> decode_basic(std::string_view header_value, boos
 /// "Basic <base64(user:password)>".
 std::string encode_basic(std::string_view username, std::string_view password);
 
-/// Compares two secrets in time that depends only on their lengths (no early exit on the
-/// first differing byte).
-bool constant_time_equal(std::string_view a, std::string_view b);
-
 } // namespace hopgate::codec::http
 
 template <> struct boost::system::is_error_code_enum<hopgate::codec::http::HttpError> : std::true_type {};

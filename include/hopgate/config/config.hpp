@@ -36,6 +36,9 @@ struct Listener {
   std::vector<Cidr> allow;                            ///< client CIDRs let in (empty: everyone)
   std::vector<Cidr> deny;                             ///< client CIDRs refused
   bool open_proxy = false;                            ///< acknowledge a public, unauthenticated listener
+  std::vector<std::string> hosts;        ///< admin only: Host names accepted besides IP literals and localhost (normalized)
+  std::vector<std::string> cors_origins; ///< admin only: origins whose pages may call the API (normalized)
+  bool private_network = false;          ///< admin only: answer Private Network Access preflights for cors_origins
 };
 
 struct Listeners {
