@@ -7,7 +7,7 @@ build_pkgs=(cmake ninja-build g++ ccache pkg-config libboost1.81-dev nlohmann-js
 # What the binary needs at run time (the Dockerfile's runtime stage installs exactly these).
 runtime_pkgs=(libspdlog1.10 libfmt9 ca-certificates)
 # Real clients and real upstream servers the integration tests drive.
-test_pkgs=(curl microsocks dante-server tinyproxy python3 iproute2 clang libclang-rt-14-dev)
+test_pkgs=(curl microsocks dante-server tinyproxy python3 iproute2 clang libclang-rt-14-dev chromium)
 bench_pkgs=(nginx-light wrk privoxy)
 
 case "${1:-test}" in
