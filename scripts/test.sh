@@ -18,6 +18,6 @@ done
 # libFuzzer targets, each for a few seconds (their own clang build in build/fuzz): HOPGATE_FUZZ_SECONDS=0 skips.
 if [[ ${HOPGATE_FUZZ_SECONDS:-10} != 0 ]]; then
   echo "== fuzz: ${HOPGATE_FUZZ_SECONDS:-10}s per target"
-  scripts/fuzz.sh "${HOPGATE_FUZZ_SECONDS:-10}"
+  FUZZ_JOBS="${FUZZ_JOBS:-$jobs}" scripts/fuzz.sh "${HOPGATE_FUZZ_SECONDS:-10}"
 fi
 echo "== all tests passed in $(( $(date +%s) - start ))s"
