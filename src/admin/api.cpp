@@ -498,25 +498,14 @@ awaitable<Response> handle_endpoint(const Request& req, const Target& t, ApiCont
     co_return json_response(req, http::status::ok, {{"id", *id}, {"closing", true}});
   }
 
-  for (auto& e : endpoints) {
-    bool hit = e.prefix ? path.starts_with(e.path) && path.size() > e.path.size() : path == e.path;
-    if (!hit) continue;
+  if (auto allow = allowed_methods(path); !allow.empty()) {
     auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
                               std::string(req.method_string()) + " is not allowed on " + path + " (allowed: " +
-                                  std::string(e.allow) + ")");
-    res.set(http::field::allow, e.allow);
+                                  std::string(allow) + ")");
+    res.set(http::field::allow, allow);
     co_return res;
   }
   co_return error_response(req, http::status::not_found, "not_found", "no such endpoint: " + path);
-}
-
-bool client_allowed(const config::Listener& l, const asio::ip::address& a) {
-  for (auto& c : l.deny)
-    if (c.contains(a)) return false;
-  if (l.allow.empty()) return true;
-  for (auto& c : l.allow)
-    if (c.contains(a)) return true;
-  return false;
 }
 
 /// Answers a request that cannot be read whole, then the connection closes.
@@ -550,7 +539,7 @@ awaitable<void> serve_admin(tcp::socket socket, frontend::Shared& shared, Contro
   if (ec) co_return;
   {
     auto cfg = shared.current()->config;
-    if (cfg->listeners.admin && !client_allowed(*cfg->listeners.admin, peer.address())) {
+    if (cfg->listeners.admin && !cfg->listeners.admin->admits(peer.address())) {
       spdlog::info("admin: refused {}: not in the admin allow list", peer.address().to_string());
       co_return;
     }

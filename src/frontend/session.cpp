@@ -20,15 +20,6 @@ const config::Listener* listener_config(const config::Config& cfg, config::Proto
   return l ? &*l : nullptr;
 }
 
-bool client_allowed(const config::Listener& l, const asio::ip::address& a) {
-  for (auto& c : l.deny)
-    if (c.contains(a)) return false;
-  if (l.allow.empty()) return true;
-  for (auto& c : l.allow)
-    if (c.contains(a)) return true;
-  return false;
-}
-
 bool has(const std::vector<config::Protocol>& v, config::Protocol p) { return std::find(v.begin(), v.end(), p) != v.end(); }
 
 /// A refusal at accept is logged at info once per interval with the number since the last
@@ -193,7 +184,7 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
   const auto& cfg = *snapshot->config;
   const auto* lcfg = listener_config(cfg, listener.kind);
   const auto& peer = ctx.peer;
-  if (lcfg && !client_allowed(*lcfg, peer.address())) {
+  if (lcfg && !lcfg->admits(peer.address())) {
     // Closed at once, before a byte is read: the client learns nothing about what listens here.
     if (auto suppressed = denied_log.due())
       spdlog::info("refused {} on the {} listener: not let in by its allow/deny lists{}", peer.address().to_string(),

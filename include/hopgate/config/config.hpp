@@ -39,6 +39,9 @@ struct Listener {
   std::vector<std::string> hosts;        ///< admin only: Host names accepted besides IP literals and localhost (normalized)
   std::vector<std::string> cors_origins; ///< admin only: origins whose pages may call the API (normalized)
   bool private_network = false;          ///< admin only: answer Private Network Access preflights for cors_origins
+
+  /// Whether a client at `a` may connect: not in `deny`, and in `allow` when that is not empty.
+  bool admits(const boost::asio::ip::address& a) const;
 };
 
 struct Listeners {
