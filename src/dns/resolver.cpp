@@ -2,7 +2,7 @@
 
 #include "hopgate/codec/dns.hpp"
 #include "hopgate/core/target.hpp"
-#include "hopgate/frontend/limits.hpp"
+#include "hopgate/dns/lookup_limiter.hpp"
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
@@ -136,7 +136,7 @@ awaitable<ResolveResult> Resolver::resolve(std::string host, const config::Dns* 
   const config::Dns& s = settings ? *settings : defaults;
   // A flood of new names waits here for a slot (dns.max_concurrent_lookups, process-wide)
   // instead of opening a socket or a glibc helper thread each; the failure is not cached.
-  auto permit = co_await frontend::LookupLimiter::process().acquire(s.max_concurrent_lookups, std::chrono::seconds(5));
+  auto permit = co_await LookupLimiter::process().acquire(s.max_concurrent_lookups, std::chrono::seconds(5));
   if (!permit) co_return ResolveResult{asio::error::host_not_found_try_again, {}};
   ResolveResult result;
   std::uint32_t ttl = 0;

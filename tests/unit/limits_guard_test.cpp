@@ -2,6 +2,7 @@
 // config keys of hardening, and the config-file permission warning.
 #include "hopgate/config/loader.hpp"
 #include "hopgate/config/permissions.hpp"
+#include "hopgate/dns/lookup_limiter.hpp"
 #include "hopgate/frontend/limits.hpp"
 #include "hopgate/frontend/target_policy.hpp"
 
@@ -95,7 +96,7 @@ TEST(LimitsConnections, SlotMoveKeepsOneRelease) {
 }
 
 TEST(LimitsLookups, PermitsAreBoundedAndWaitersGetFreedOnes) {
-  LookupLimiter lim;
+  dns::LookupLimiter lim;
   auto p1 = lim.try_acquire(2);
   auto p2 = lim.try_acquire(2);
   ASSERT_TRUE(p1 && p2);
