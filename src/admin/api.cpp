@@ -340,8 +340,7 @@ std::optional<Response> host_refusal(const Request& req, const config::Listener*
   auto hosts = field_values(req, "Host");
   // HTTP/1.0 may omit Host (RFC 9112 §3.2); no browser does, so that is no way in for a page.
   if (hosts.empty() && req.version() < 11) return std::nullopt;
-  static const std::vector<std::string> none;
-  auto verdict = check_host(hosts, admin ? admin->hosts : none);
+  auto verdict = check_host(hosts, admin ? std::span<const std::string>(admin->hosts) : std::span<const std::string>());
   if (verdict == HostVerdict::allowed) return std::nullopt;
   stats.on_admin_refused("host");
   if (verdict == HostVerdict::not_allowed)
@@ -407,10 +406,9 @@ awaitable<Response> handle_request(const Request& req, ApiContext ctx) {
   // Browsers first, before any endpoint (docs/admin-api.md, "Browsers").
   if (auto refused = host_refusal(req, admin, ctx.shared.stats)) co_return std::move(*refused);
   auto origins = field_values(req, "Origin");
-  static const std::vector<std::string> no_origins;
   CrossSiteQuestion question{origins, req["Sec-Fetch-Site"], req[http::field::host],
                              !is_public(path) || (method != http::verb::get && method != http::verb::options),
-                             admin ? std::span<const std::string>(admin->cors_origins) : std::span<const std::string>(no_origins)};
+                             admin ? std::span<const std::string>(admin->cors_origins) : std::span<const std::string>()};
   auto cross = check_cross_site(question);
   if (method == http::verb::options) co_return answer_options(req, path, cross, admin, ctx.shared.stats);
   if (cross.refused) co_return cross_site_refusal(req, cross.reason, ctx.shared.stats);

@@ -5,16 +5,6 @@
 #include <algorithm>
 
 namespace hopgate::admin {
-std::string_view to_string(HostVerdict v) {
-  switch (v) {
-  case HostVerdict::allowed: return "allowed";
-  case HostVerdict::missing: return "missing";
-  case HostVerdict::several: return "several";
-  case HostVerdict::malformed: return "malformed";
-  case HostVerdict::not_allowed: return "not_allowed";
-  }
-  return "?";
-}
 
 HostVerdict check_host(std::span<const std::string_view> values, std::span<const std::string> names) {
   if (values.empty()) return HostVerdict::missing;

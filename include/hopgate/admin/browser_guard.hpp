@@ -18,7 +18,6 @@
 namespace hopgate::admin {
 
 enum class HostVerdict { allowed, missing, several, malformed, not_allowed };
-std::string_view to_string(HostVerdict v);
 
 /// The Host rule. `values` are every Host field of the request: none (HTTP/1.1 requires one,
 /// RFC 9112 §3.2) or more than one is refused, as is a malformed one. `names` is
