@@ -1,5 +1,7 @@
 #include "hopgate/codec/http_rewrite.hpp"
 
+#include "hopgate/core/authority.hpp"
+
 #include <algorithm>
 #include <charconv>
 
@@ -14,17 +16,11 @@ bool name_less(std::string_view a, std::string_view b) {
                                       [](char x, char y) { return lower(x) < lower(y); });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 /// Calls f(token) for each non-empty element of a comma-separated list.
 template <class F> void for_each_token(std::string_view list, F f) {
   while (!list.empty()) {
     auto comma = list.find(',');
-    auto tok = trim(list.substr(0, comma));
+    auto tok = trim_ows(list.substr(0, comma));
     if (!tok.empty()) f(tok);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
