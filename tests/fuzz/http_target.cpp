@@ -5,6 +5,7 @@
 // encode_basic/decode_basic round-trip.
 #include "fuzz_common.hpp"
 #include "hopgate/codec/http_target.hpp"
+#include "hopgate/core/authority.hpp"
 #include "hopgate/core/secret.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -69,6 +70,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(back.has_value() && back->username == user && back->password == pass);
   }
   FUZZ_CHECK(hopgate::secret_equals(pass, pass));
+  // Host and Origin as the admin API's browser guard reads them (core/authority.hpp): a
+  // normalized form parses again to itself.
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (auto h = hopgate::parse_host_header(text)) {
+    auto again = hopgate::parse_host_header(h->host + (h->port ? ":" + std::to_string(*h->port) : std::string()));
+    FUZZ_CHECK(again && again->host == h->host && again->port == h->port && again->ip_literal == h->ip_literal);
+  }
+  if (auto o = hopgate::normalize_origin(text)) FUZZ_CHECK(hopgate::normalize_origin(*o) == o);
   FUZZ_CHECK(!hopgate::secret_equals(pass + "x", pass) && !hopgate::secret_equals(user, user + pass + "!"));
   return 0;
 }
