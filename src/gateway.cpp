@@ -150,6 +150,10 @@ error_code Gateway::open_acceptor(BoundListener& b) {
 }
 
 bool Gateway::bind(std::string& error) {
+  // Signals are caught from before the first "listening" line: a supervisor (or a test) that
+  // sends SIGTERM as soon as the ports are announced gets a clean drain, not the default action
+  // (seen: exit by signal 15 under ASan, whose start-up is slow enough to open that window).
+  if (!signals_) signals_ = std::make_unique<asio::signal_set>(*contexts_[0], SIGINT, SIGTERM, SIGHUP);
   auto cfg = shared_.current()->config;
   std::vector<std::string> paths;
   auto wanted = wanted_listeners(*cfg, &paths);
@@ -277,7 +281,7 @@ awaitable<void> Gateway::drain() {
 }
 
 int Gateway::run() {
-  signals_ = std::make_unique<asio::signal_set>(*contexts_[0], SIGINT, SIGTERM, SIGHUP);
+  if (!signals_) signals_ = std::make_unique<asio::signal_set>(*contexts_[0], SIGINT, SIGTERM, SIGHUP);
   co_spawn(*contexts_[0], handle_signals(), asio::detached);
   co_spawn(*contexts_[0], probe_loop(), asio::detached);
   {
