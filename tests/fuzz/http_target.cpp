@@ -72,7 +72,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(hopgate::secret_equals(pass, pass));
   // Host and Origin as the admin API's browser guard reads them (core/authority.hpp): a
   // normalized form parses again to itself.
-  std::string_view text(reinterpret_cast<const char*>(data), size);
   if (auto h = hopgate::parse_host_header(text)) {
     auto again = hopgate::parse_host_header(h->host + (h->port ? ":" + std::to_string(*h->port) : std::string()));
     FUZZ_CHECK(again && again->host == h->host && again->port == h->port && again->ip_literal == h->ip_literal);
