@@ -11,7 +11,7 @@ using hopgate::Cidr;
 using hopgate::TargetAddress;
 using hopgate::config::Route;
 using hopgate::config::Via;
-using hopgate::routing::RequestInfo;
+using hopgate::routing::Request;
 using hopgate::routing::RouteTable;
 
 namespace {
@@ -51,14 +51,14 @@ const RouteTable& table(std::size_t n) {
   return it->second;
 }
 
-RequestInfo request(std::string_view host, std::uint16_t port = 443) {
-  RequestInfo req;
+Request request(std::string_view host, std::uint16_t port = 443) {
+  Request req;
   req.target = TargetAddress::from_host(host, port);
-  req.client = boost::asio::ip::make_address("127.0.0.1");
+  req.client.address = boost::asio::ip::make_address("127.0.0.1");
   return req;
 }
 
-void run(benchmark::State& state, const RouteTable& t, const RequestInfo& req, std::size_t expect_rule) {
+void run(benchmark::State& state, const RouteTable& t, const Request& req, std::size_t expect_rule) {
   if (t.match(req).rule_index != expect_rule) {
     state.SkipWithError("unexpected rule");
     return;

@@ -475,7 +475,8 @@ awaitable<void> Gateway::probe_loop() {
       if (!target) continue;
       for (const auto& member : g->members) {
         // A probe is an ordinary dial through that one member: the dialer records its health.
-        upstream::DialRequest req{snapshot, config::Via{config::Via::Kind::chain, {member}}, *target, {}, config::RemoteDns::any, 0x01};
+        upstream::DialRequest req{snapshot, config::Via{config::Via::Kind::chain, {member}}, *target, {}, config::RemoteDns::any,
+                                  routing::Command::connect};
         asio::co_spawn(
             *contexts_[0],
             [req, this]() -> awaitable<void> {

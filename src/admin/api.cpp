@@ -238,7 +238,8 @@ awaitable<Response> route_query(const Request& req, const Target& t, ApiContext 
   auto resolve = t.param("resolve");
   if ((resolve == "true" || resolve == "1") && out.value("needs_resolution", false)) {
     dns::Resolver resolver(co_await asio::this_coro::executor);
-    auto res = co_await resolver.resolve(q.target.domain);
+    // The same resolver settings as a dial would use (dns.servers, cache bounds).
+    auto res = co_await resolver.resolve(q.target.domain, &snapshot->config->dns);
     q.resolved = res.addresses;
     q.resolved_given = true;
     out = explain_route(*snapshot, q);

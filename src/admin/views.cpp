@@ -28,10 +28,6 @@ json totals_json(const TrafficTotals& t) {
           {"results", t.results}};
 }
 
-bool is_onion(const TargetAddress& t) {
-  return t.is_domain() && (t.domain == "onion" || t.domain.ends_with(".onion"));
-}
-
 } // namespace
 
 std::string_view to_string(ChangeSource s) {
@@ -261,9 +257,10 @@ json upstreams_json(const config::Config& cfg, const Control& control) {
 }
 
 json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
-  const auto& cfg = *snapshot.config;
-  routing::RequestInfo info{q.target, q.frontend, q.client, q.user};
-  auto d = snapshot.table.match(info, q.resolved, q.resolved_given);
+  // The Router's own verdict, as the front ends get it: only its serialization is here.
+  routing::Request request{q.target, {q.client, q.user, {}, q.frontend}, routing::Command::connect};
+  auto v = routing::decide(snapshot, request, q.resolved, q.resolved_given);
+  const auto& d = v.decision;
 
   json out{{"generation", snapshot.generation},
            {"request",
@@ -277,104 +274,47 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
     for (auto& a : q.resolved) addrs.push_back(a.to_string());
     out["resolved"] = addrs;
   }
-  if (d.needs_resolution) {
-    // The rule's verdict depends on the name's addresses: hopgate would resolve it locally first.
+  if (v.needs_resolution()) {
     out["needs_resolution"] = true;
     out["action"] = nullptr;
     out["via"] = nullptr;
     out["hops"] = json::array();
-    out["dns"] = {{"target_resolved_locally", true},
-                  {"reason", "rule " + d.rule_name() + " matches the addresses of the name (\"resolve\": true); "
-                             "ask again with resolve=true to see the outcome"}};
+    out["dns"] = {{"target_resolved_locally", true}, {"reason", v.dns_reason}};
     return out;
   }
   out["needs_resolution"] = false;
   static constexpr const char* kinds[] = {"direct", "block", "chain"};
   out["action"] = kinds[static_cast<int>(d.via.kind)];
   out["via"] = d.via.display();
+  out["port_allowed"] = v.refusal != routing::Verdict::Refusal::port_not_allowed;
 
-  bool allowed = true;
-  if (d.route && !d.route->allow_ports.empty())
-    allowed = std::any_of(d.route->allow_ports.begin(), d.route->allow_ports.end(),
-                          [&](const config::PortRange& p) { return p.contains(q.target.port); });
-  out["port_allowed"] = allowed;
-
-  // The hop chain; a group stands for its members, tried in order (its first choice is shown
-  // as the hop that decides about DNS).
+  // The hop chain; a group stands for its members, tried in order (its first choice is the
+  // one that decides about DNS).
   json hops = json::array();
-  std::vector<const config::Hop*> chosen;
-  for (auto& name : d.via.chain) {
-    const auto* up = cfg.find_upstream(name);
-    json h{{"name", name}};
-    if (!up) {
+  for (const auto& p : v.positions) {
+    json h{{"name", *p.name}};
+    if (!p.upstream) {
       h["error"] = "not configured";
+    } else if (auto* hop = std::get_if<config::Hop>(&p.upstream->kind)) {
+      h["kind"] = config::to_string(hop->scheme);
+      h["url"] = upstream_url(*hop);
+      h["remote_dns"] = hop->remote_dns();
+    } else if (auto* ch = std::get_if<config::Chain>(&p.upstream->kind)) {
+      h["kind"] = "chain";
+      h["hops"] = ch->hops;
     } else {
-      // What the hops would be: the upstream's own, or the first member's that has any.
-      const config::Upstream* stands_for = up;
-      if (auto* hop = std::get_if<config::Hop>(&up->kind)) {
-        h["kind"] = config::to_string(hop->scheme);
-        h["url"] = upstream_url(*hop);
-        h["remote_dns"] = hop->remote_dns();
-      } else if (auto* ch = std::get_if<config::Chain>(&up->kind)) {
-        h["kind"] = "chain";
-        h["hops"] = ch->hops;
-      } else {
-        const auto& g = std::get<config::Group>(up->kind);
-        h["kind"] = "group";
-        h["members"] = g.members;
-        stands_for = nullptr;
-        for (auto& m : g.members)
-          if (auto* mu = cfg.find_upstream(m); mu && !cfg.hops_of(*mu).empty()) {
-            stands_for = mu;
-            break;
-          }
-      }
-      if (stands_for)
-        for (auto named : cfg.hops_of(*stands_for)) chosen.push_back(named.hop);
+      h["kind"] = "group";
+      h["members"] = std::get<config::Group>(p.upstream->kind).members;
     }
     hops.push_back(std::move(h));
   }
   out["hops"] = hops;
 
   // Where the target's name is resolved, if anywhere (what the dialer does, and what it refuses).
-  bool remote_required = (d.route && d.route->remote_dns == config::RemoteDns::required) || is_onion(q.target);
-  json dns{{"target_resolved_locally", false}, {"refused", false}};
-  std::vector<std::string> local_names;
-  if (!q.target.is_domain()) {
-    dns["reason"] = "the target is an IP address";
-  } else if (d.via.kind == config::Via::Kind::block || !allowed) {
-    dns["reason"] = "the request is refused before any lookup";
-  } else if (d.via.kind == config::Via::Kind::direct) {
-    if (remote_required) {
-      dns["refused"] = true;
-      dns["reason"] = "a direct route would resolve the name locally, and this request requires remote DNS";
-    } else {
-      dns["target_resolved_locally"] = true;
-      dns["reason"] = "direct route: hopgate resolves the name";
-      local_names.push_back(q.target.domain);
-    }
-  } else if (!chosen.empty() && chosen.size() == d.via.chain.size()) {
-    const auto* last = chosen.back();
-    if (last->remote_dns()) {
-      dns["reason"] = "passed unresolved to the last hop (" + std::string(config::to_string(last->scheme)) + ")";
-    } else if (remote_required) {
-      dns["refused"] = true;
-      dns["reason"] = "the last hop (" + std::string(config::to_string(last->scheme)) +
-                      ") takes addresses only, and this request requires remote DNS";
-    } else {
-      dns["target_resolved_locally"] = true;
-      dns["reason"] = "the last hop (" + std::string(config::to_string(last->scheme)) + ") takes addresses only: hopgate resolves the name";
-      local_names.push_back(q.target.domain);
-    }
-  }
-  // Hop host names hopgate looks up itself: the first hop's, and the next hop's after a socks4/socks5 hop.
-  for (std::size_t i = 0; i < chosen.size(); ++i) {
-    bool first = i == 0;
-    bool after_addr_only = i > 0 && !chosen[i - 1]->remote_dns();
-    auto t = TargetAddress::from_host(chosen[i]->host, chosen[i]->port);
-    if ((first || after_addr_only) && t.is_domain()) local_names.push_back(t.domain);
-  }
-  dns["local_lookups"] = local_names;
+  json dns{{"target_resolved_locally", v.target_dns == routing::TargetDns::local},
+           {"refused", v.target_dns == routing::TargetDns::refused}};
+  if (!v.dns_reason.empty()) dns["reason"] = v.dns_reason;
+  dns["local_lookups"] = v.local_lookups;
   out["dns"] = dns;
   return out;
 }

@@ -412,10 +412,8 @@ private:
   }
 
   /// Checks Proxy-Authorization when the listener wants a password. nullopt: reply 407.
-  std::optional<upstream::ClientIdentity> identify(const hc::Fields& fields, const config::Config& cfg) {
-    upstream::ClientIdentity who;
-    who.address = peer_;
-    who.frontend = config::Protocol::http;
+  std::optional<routing::Client> identify(const hc::Fields& fields, const config::Config& cfg) {
+    routing::Client who{peer_, {}, {}, config::Protocol::http};
     if (auth_ != config::AuthMode::password) return who;
     const auto* f = hc::find_field(fields, "Proxy-Authorization");
     if (!f) return std::nullopt;
@@ -499,7 +497,8 @@ private:
       last_result_ = "proxy authentication required";
       co_return co_await reply(407, "proxy authentication required", true, http10, auth_challenge());
     }
-    auto routed = co_await route_and_dial(ctx_, *who, target->authority, 0x01, conn_);
+    routing::Request request{target->authority, std::move(*who), routing::Command::connect};
+    auto routed = co_await route_and_dial(ctx_, request, conn_);
     if (routed.dial.ec) {
       auto e = classify(routed.dial.ec);
       record_error(e);
@@ -525,27 +524,14 @@ private:
     co_return false;
   }
 
-  /// The route for an absolute-URI request (the routing half of route_and_dial: the pool needs
-  /// the decision before it knows whether to dial).
-  awaitable<routing::Decision> route(const routing::Snapshot& snapshot, const upstream::ClientIdentity& who,
-                                     const TargetAddress& target) {
-    routing::RequestInfo info{target, config::Protocol::http, who.address, who.user};
-    auto d = snapshot.table.match(info);
-    if (d.needs_resolution) {
-      auto res = co_await ctx_.worker.resolver.resolve(target.domain, &snapshot.config->dns);
-      ctx_.shared.stats.on_local_lookups(d.rule_name(), 1);
-      d = snapshot.table.match(info, res.addresses, true);
-    }
-    co_return d;
-  }
-
-  UpstreamPlan plan(std::shared_ptr<const routing::Snapshot> snapshot, const routing::Decision& d,
-                    const hc::RequestTarget& target, const std::string& target_text, const upstream::ClientIdentity& who) {
+  UpstreamPlan plan(std::shared_ptr<const routing::Snapshot> snapshot, const routing::Verdict& verdict,
+                    const routing::Request& request, const std::string& target_text) {
     const auto& cfg = *snapshot->config;
+    const auto& d = verdict.decision;
+    const auto& who = request.client;
     UpstreamPlan p;
     p.route_name = d.rule_name();
-    p.dial = upstream::DialRequest{snapshot, d.via, target.authority, who,
-                                   d.route ? d.route->remote_dns : config::RemoteDns::any, 0x01};
+    p.dial = dial_request(snapshot, verdict, request);
     std::string dest = target_text;
     if (d.via.kind == config::Via::Kind::chain && !d.via.chain.empty()) {
       const auto* last = cfg.find_upstream(d.via.chain.back());
@@ -576,7 +562,7 @@ private:
 
   /// Forwards one absolute-URI request and its response. Returns whether the client goes on.
   awaitable<bool> forward(RequestParser<bhttp::empty_body>& hp, std::string method,
-                          const hc::RequestTarget& target, hc::Framing framing, const upstream::ClientIdentity& who,
+                          const hc::RequestTarget& target, hc::Framing framing, const routing::Client& who,
                           std::shared_ptr<const routing::Snapshot> snapshot) {
     const auto& cfg = *snapshot->config;
     bool http10 = hp.get().version() == 10;
@@ -585,7 +571,10 @@ private:
     bool head_request = method == "HEAD";
 
     const std::string target_text = target.authority.to_string();
-    auto decision = co_await route(*snapshot, who, target.authority);
+    routing::Request request{target.authority, who, routing::Command::connect};
+    auto admission = co_await admit(ctx_, snapshot, request, conn_);
+    const auto& verdict = admission.verdict;
+    const auto& decision = verdict.decision;
     if (conn_.target != target_text || conn_.user != who.user || shown_route_ != decision.route ||
         shown_generation_ != snapshot->generation) {
       // What the admin API shows changes only when a request goes somewhere else (only this
@@ -599,35 +588,26 @@ private:
       shown_generation_ = snapshot->generation;
     }
     conn_.set("connecting");
-    {
+    if (admission.policy) {
       // The same policy as every dial (connection limits, hopgate's own listeners, private
       // targets), asked per request: a kept-alive connection may go anywhere next.
-      Refusal refusal;
-      bool refused = co_await refuse_request(ctx_, conn_, target.authority, decision, refusal);
-      if (refused) {
-        auto e = classify(refusal.ec);
-        record_error(e);
-        last_result_ = refusal.message();
-        co_return co_await reply(http_status_for(e), last_result_, client_keep && !has_body && e != ProxyError::over_limit,
-                                 http10);
-      }
+      auto e = classify(admission.policy->ec);
+      record_error(e);
+      last_result_ = admission.policy->message();
+      co_return co_await reply(http_status_for(e), last_result_, client_keep && !has_body && e != ProxyError::over_limit,
+                               http10);
     }
-    const config::Route* route = decision.route;
-    if (route && !route->allow_ports.empty()) {
-      bool ok = false;
-      for (auto& r : route->allow_ports) ok = ok || r.contains(target.authority.port);
-      if (!ok) {
-        record_error(ProxyError::not_allowed);
-        last_result_ = "route " + route->name + ": not allowed (port " + std::to_string(target.authority.port) + ")";
-        co_return co_await reply(403, last_result_, client_keep && !has_body, http10);
-      }
-    }
-    if (decision.via.kind == config::Via::Kind::block) {
-      record_error(ProxyError::blocked);
-      last_result_ = "route " + decision.rule_name() + ": " + error_code(ProxyError::blocked).message();
+    if (verdict.refusal == routing::Verdict::Refusal::port_not_allowed) {
+      record_error(ProxyError::not_allowed);
+      last_result_ = "route " + verdict.rule_name() + ": not allowed (port " + std::to_string(target.authority.port) + ")";
       co_return co_await reply(403, last_result_, client_keep && !has_body, http10);
     }
-    auto up_plan = plan(snapshot, decision, target, target_text, who);
+    if (verdict.refusal == routing::Verdict::Refusal::blocked) {
+      record_error(ProxyError::blocked);
+      last_result_ = "route " + verdict.rule_name() + ": " + error_code(ProxyError::blocked).message();
+      co_return co_await reply(403, last_result_, client_keep && !has_body, http10);
+    }
+    auto up_plan = plan(snapshot, verdict, request, target_text);
 
     // The head that goes upstream: origin-form to an origin, absolute-form to a parent proxy.
     // The received fields are edited in place (see view_fields) and written out once.

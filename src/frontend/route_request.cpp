@@ -1,69 +1,80 @@
 #include "hopgate/frontend/route_request.hpp"
 
 #include "hopgate/core/error.hpp"
-#include "hopgate/frontend/target_policy.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace hopgate::frontend {
 
-awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const upstream::ClientIdentity& client,
-                                           const TargetAddress& target, std::uint8_t socks_command,
-                                           admin::Connection& conn) {
-  auto ex = co_await asio::this_coro::executor;
-  RoutedConnection out{ctx.current(), {}, upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}, 0, {}}};
-  routing::RequestInfo info{target, client.frontend, client.address, client.user};
-  out.decision = out.snapshot->table.match(info);
-  unsigned lookups = 0; // local DNS lookups for this request, for the admin stats per route
-  if (out.decision.needs_resolution) {
-    // A "resolve": true rule wants the name's addresses: this lookup is local by the rule's own choice.
-    ++lookups;
-    auto res = co_await ctx.worker.resolver.resolve(target.domain, &out.snapshot->config->dns);
-    out.decision = out.snapshot->table.match(info, res.addresses, true);
-  }
-  {
-    std::lock_guard lock(conn.mutex);
-    conn.target = target.to_string();
-    conn.route = out.decision.rule_name();
-    conn.hops = out.decision.via.display();
-    conn.user = client.user;
-    conn.state = "connecting";
-  }
-  spdlog::debug("conn {} route {} -> {}", conn.id, out.decision.rule_name(), out.decision.via.display());
+awaitable<Admission> admit(SessionContext& ctx, std::shared_ptr<const routing::Snapshot> snapshot,
+                           const routing::Request& request, const admin::Connection& conn) {
+  Admission out{std::move(snapshot), {}, std::nullopt};
+  out.verdict = co_await routing::route(*out.snapshot, request, ctx.worker.resolver);
+  if (out.verdict.lookups_made) ctx.shared.stats.on_local_lookups(out.verdict.rule_name(), out.verdict.lookups_made);
+  spdlog::debug("conn {} route {} -> {}", conn.id, out.verdict.rule_name(), out.verdict.decision.via.display());
   // Connection limits, hopgate's own listeners, private targets (target_policy.hpp).
   Refusal refusal;
-  bool refused = co_await refuse_request(ctx, conn, target, out.decision, refusal);
-  if (refused) {
-    out.dial.ec = refusal.ec;
-    out.dial.where = std::move(refusal.where);
-    out.dial.detail = std::move(refusal.detail);
+  if (co_await refuse_request(ctx, *out.snapshot, conn, request.target, out.verdict.decision, refusal)) out.policy = std::move(refusal);
+  co_return out;
+}
+
+Refusal route_refusal(const routing::Verdict& verdict, const TargetAddress& target) {
+  using R = routing::Verdict::Refusal;
+  Refusal r;
+  r.where = "route " + verdict.rule_name();
+  switch (verdict.refusal) {
+  case R::none: break;
+  case R::port_not_allowed:
+    r.ec = ProxyError::not_allowed;
+    r.detail = "port " + std::to_string(target.port) + " not allowed";
+    break;
+  case R::blocked: r.ec = ProxyError::blocked; break;
+  case R::command_not_supported: r.ec = ProxyError::command_not_supported; break;
+  }
+  return r;
+}
+
+upstream::DialRequest dial_request(std::shared_ptr<const routing::Snapshot> snapshot, const routing::Verdict& verdict,
+                                   const routing::Request& request) {
+  return upstream::DialRequest{std::move(snapshot), verdict.decision.via, request.target, request.client,
+                               verdict.remote_dns, request.command};
+}
+
+awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const routing::Request& request, admin::Connection& conn) {
+  auto ex = co_await asio::this_coro::executor;
+  auto snapshot = ctx.current(); // named: GCC 12 mishandles temporaries in a co_await (PR 100611)
+  auto admission = co_await admit(ctx, snapshot, request, conn);
+  RoutedConnection out{admission.snapshot, admission.verdict,
+                       upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}, 0, {}}};
+  const auto& verdict = out.verdict;
+  {
+    std::lock_guard lock(conn.mutex);
+    conn.target = request.target.to_string();
+    conn.route = verdict.rule_name();
+    conn.hops = verdict.decision.via.display();
+    conn.user = request.client.user;
+    conn.state = "connecting";
+  }
+  auto fail = [&](Refusal r) {
+    out.dial.ec = r.ec;
+    out.dial.where = std::move(r.where);
+    out.dial.detail = std::move(r.detail);
+  };
+  if (admission.policy) {
+    fail(std::move(*admission.policy));
     co_return out;
   }
-  const config::Route* route = out.decision.route;
-  if (route && !route->allow_ports.empty()) {
-    bool ok = false;
-    for (auto& p : route->allow_ports) ok = ok || p.contains(target.port);
-    if (!ok) {
-      out.dial.ec = ProxyError::not_allowed;
-      out.dial.where = "route " + route->name;
-      out.dial.detail = "port " + std::to_string(target.port) + " not allowed";
-      ctx.shared.stats.on_local_lookups(out.decision.rule_name(), lookups);
-      co_return out;
-    }
-  }
-  if (out.decision.via.kind == config::Via::Kind::block) {
-    out.dial.ec = ProxyError::blocked;
-    out.dial.where = "route " + out.decision.rule_name();
-    ctx.shared.stats.on_local_lookups(out.decision.rule_name(), lookups);
+  if (verdict.refusal != routing::Verdict::Refusal::none) {
+    fail(route_refusal(verdict, request.target));
+    ctx.shared.stats.on_local_lookups(verdict.rule_name(), 0);
     co_return out;
   }
-  upstream::DialRequest req{out.snapshot, out.decision.via, target, client,
-                            route ? route->remote_dns : config::RemoteDns::any, socks_command};
-  out.dial = co_await upstream::dial(req, ctx.worker.resolver);
+  auto dial = dial_request(out.snapshot, verdict, request);
+  out.dial = co_await upstream::dial(dial, ctx.worker.resolver);
   // Dial latency is labelled by the route's configured action ("direct", "tor", "office -> tor",
   // a group's name): a stable, small label set the operator recognises.
-  ctx.shared.stats.on_dial(out.decision.via.display(), out.dial.took, !out.dial.ec);
-  ctx.shared.stats.on_local_lookups(out.decision.rule_name(), lookups + out.dial.local_lookups);
+  ctx.shared.stats.on_dial(verdict.decision.via.display(), out.dial.took, !out.dial.ec);
+  ctx.shared.stats.on_local_lookups(verdict.rule_name(), out.dial.local_lookups);
   {
     std::lock_guard lock(conn.mutex);
     conn.state = out.dial.ec ? "failed" : "open";

@@ -5,6 +5,8 @@
 #include "hopgate/core/cidr.hpp"
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
+#include "hopgate/frontend/route_request.hpp"
+#include "hopgate/routing/router.hpp"
 
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -174,14 +176,12 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
 
 /// BIND through an upstream whose last hop speaks SOCKS: that hop listens, we pass on its replies.
 awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
-                                     const std::shared_ptr<const routing::Snapshot>& snapshot, const routing::Decision& decision,
-                                     const upstream::ClientIdentity& who, const TargetAddress& peer, SocksVersion version,
-                                     Bytes& client_pending, std::optional<TunnelPlan>& tunnel) {
+                                     const std::shared_ptr<const routing::Snapshot>& snapshot, const routing::Verdict& verdict,
+                                     const routing::Request& request, SocksVersion version, Bytes& client_pending,
+                                     std::optional<TunnelPlan>& tunnel) {
   const auto& cfg = *snapshot->config;
-  const config::Route* route = decision.route;
-  upstream::DialRequest req{snapshot, decision.via, peer, who, route ? route->remote_dns : config::RemoteDns::any,
-                            static_cast<std::uint8_t>(s5::Command::bind)};
-  auto dial = co_await upstream::dial(req, ctx.worker.resolver);
+  auto dial_req = dial_request(snapshot, verdict, request);
+  auto dial = co_await upstream::dial(dial_req, ctx.worker.resolver);
   if (dial.ec) {
     spdlog::debug("conn {} bind: {}", conn.id, dial.error_message());
     co_await send_failure(client, version, socks5_reply_for(classify(dial.ec)));
@@ -265,69 +265,48 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
 
 } // namespace
 
-std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, const config::Via& via) {
-  std::vector<config::Hop::Scheme> out;
-  if (via.kind != config::Via::Kind::chain || via.chain.empty()) return out;
-  const auto* up = cfg.find_upstream(via.chain.back());
-  if (!up) return out;
-  for (const auto* hop : cfg.last_hops(*up)) out.push_back(hop->scheme);
-  return out;
-}
-
 awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
-                                  const upstream::ClientIdentity& who, const TargetAddress& peer, SocksVersion version,
+                                  const routing::Request& request, SocksVersion version,
                                   std::vector<std::uint8_t>& client_pending, std::optional<TunnelPlan>& tunnel) {
   auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
-  // The request's DST names the expected peer: route on it like a CONNECT to that peer.
-  routing::RequestInfo info{peer, config::Protocol::socks, who.address, who.user};
-  auto decision = snapshot->table.match(info);
-  if (decision.needs_resolution) {
-    auto res = co_await ctx.worker.resolver.resolve(peer.domain, &cfg.dns);
-    decision = snapshot->table.match(info, res.addresses, true);
-  }
+  const auto& peer = request.target;
+  // The request's DST names the expected peer: it is routed like a CONNECT to that peer.
+  auto verdict = co_await routing::route(*snapshot, request, ctx.worker.resolver);
+  const auto& via = verdict.decision.via;
   {
     std::lock_guard lock(conn.mutex);
-    conn.route = decision.rule_name();
-    conn.hops = decision.via.display();
-    conn.user = who.user;
+    conn.route = verdict.rule_name();
+    conn.hops = via.display();
+    conn.user = request.client.user;
   }
-  spdlog::debug("conn {} bind {} route {} -> {}", conn.id, peer.to_string(), decision.rule_name(), decision.via.display());
-  if (decision.via.kind == config::Via::Kind::block) {
-    co_await send_failure(client, version, socks5_reply_for(ProxyError::blocked));
-    conn.set_error(ProxyError::blocked);
-    co_return "blocked";
-  }
-  if (decision.route && !decision.route->allow_ports.empty() && peer.port != 0) {
-    bool ok = false;
-    for (auto& p : decision.route->allow_ports) ok = ok || p.contains(peer.port);
-    if (!ok) {
-      co_await send_failure(client, version, socks5_reply_for(ProxyError::not_allowed));
-      conn.set_error(ProxyError::not_allowed);
-      co_return "not allowed (port " + std::to_string(peer.port) + ")";
-    }
-  }
-  if (decision.via.kind == config::Via::Kind::direct && peer.is_domain() &&
-      ((decision.route && decision.route->remote_dns == config::RemoteDns::required) || peer.domain.ends_with(".onion") ||
-       peer.domain == "onion")) {
-    // Direct BIND would resolve the expected peer's name here: fail closed, like a CONNECT.
-    co_await send_failure(client, version, socks5_reply_for(ProxyError::remote_dns_required));
-    conn.set_error(ProxyError::remote_dns_required);
-    co_return "remote DNS required (BIND would resolve " + peer.domain + " locally)";
-  }
-  if (decision.via.kind == config::Via::Kind::direct)
-    co_return co_await bind_direct(client, ctx, conn, cfg, peer, version, client_pending, tunnel);
-
-  // Only a SOCKS hop can listen for us; an HTTP hop (CONNECT) cannot.
-  auto schemes = last_hop_schemes(cfg, decision.via);
-  bool all_socks = !schemes.empty() && std::all_of(schemes.begin(), schemes.end(), [](auto s) { return s != config::Hop::Scheme::http; });
-  if (!all_socks) {
-    co_await send_failure(client, version, socks5_reply_for(ProxyError::command_not_supported));
-    conn.set_error(ProxyError::command_not_supported);
+  spdlog::debug("conn {} bind {} route {} -> {}", conn.id, peer.to_string(), verdict.rule_name(), via.display());
+  auto fail = [&](ProxyError e) -> awaitable<void> {
+    co_await send_failure(client, version, socks5_reply_for(e));
+    conn.set_error(e);
+  };
+  using R = routing::Verdict::Refusal;
+  switch (verdict.refusal) {
+  case R::none: break;
+  case R::blocked: co_await fail(ProxyError::blocked); co_return "blocked";
+  case R::port_not_allowed:
+    co_await fail(ProxyError::not_allowed);
+    co_return "not allowed (port " + std::to_string(peer.port) + ")";
+  case R::command_not_supported:
+    // Only a SOCKS hop can listen for us; an HTTP hop (CONNECT) cannot.
+    co_await fail(ProxyError::command_not_supported);
     co_return "command not supported (BIND needs a SOCKS last hop)";
   }
+  if (via.kind == config::Via::Kind::direct) {
+    if (verdict.target_dns == routing::TargetDns::refused) {
+      // Direct BIND would resolve the expected peer's name here: fail closed, like a CONNECT.
+      co_await fail(ProxyError::remote_dns_required);
+      co_return "remote DNS required (BIND would resolve " + peer.domain + " locally)";
+    }
+    co_return co_await bind_direct(client, ctx, conn, cfg, peer, version, client_pending, tunnel);
+  }
   conn.set("connecting");
-  co_return co_await bind_upstream(client, ctx, conn, snapshot, decision, who, peer, version, client_pending, tunnel);
+  co_return co_await bind_upstream(client, ctx, conn, snapshot, verdict, request, version, client_pending, tunnel);
 }
 
 } // namespace hopgate::frontend

@@ -53,9 +53,9 @@ awaitable<void> send(tcp::socket& s, const Bytes& out) {
 TargetAddress unspecified_v4() { return TargetAddress::from_ip(asio::ip::address_v4::any(), 0); }
 
 /// The SOCKS5 reply for a failure, with a zero bound address.
-awaitable<void> send_socks5_failure(tcp::socket& s, std::uint8_t rep) {
+awaitable<void> send_socks5_failure(tcp::socket& s, s5::Reply rep) {
   Bytes out;
-  s5::encode_reply(out, static_cast<s5::Reply>(rep), unspecified_v4());
+  s5::encode_reply(out, rep, unspecified_v4());
   co_await send(s, out);
 }
 
@@ -98,15 +98,18 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
     co_return "not allowed (SOCKS4 has no password)";
   }
-  upstream::ClientIdentity who{{}, {}, {}, config::Protocol::socks};
-  who.address = ctx.peer.address();
-  if (req.command == static_cast<std::uint8_t>(s4::Command::bind))
-    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v4, buf, tunnel);
+  routing::Client who{ctx.peer.address(), {}, {}, config::Protocol::socks};
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice (PR 100611).
+  routing::Request request{req.target, std::move(who), routing::Command::connect};
+  if (req.command == static_cast<std::uint8_t>(s4::Command::bind)) {
+    request.command = routing::Command::bind;
+    co_return co_await serve_bind(client, ctx, conn, request, SocksVersion::v4, buf, tunnel);
+  }
   if (req.command != static_cast<std::uint8_t>(s4::Command::connect)) {
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
     co_return "command not supported";
   }
-  auto routed = co_await route_and_dial(ctx, who, req.target, 0x01, conn);
+  auto routed = co_await route_and_dial(ctx, request, conn);
   if (routed.dial.ec) {
     spdlog::debug("conn {} {}", conn.id, routed.dial.error_message());
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
@@ -121,9 +124,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
                                     config::AuthMode auth, std::optional<TunnelPlan>& tunnel) {
   auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
-  upstream::ClientIdentity who;
-  who.frontend = config::Protocol::socks;
-  who.address = ctx.peer.address();
+  routing::Client who{ctx.peer.address(), {}, {}, config::Protocol::socks};
 
   // Greeting, method selection and authentication share one handshake deadline.
   auto handshake = [&]() -> awaitable<std::string> {
@@ -158,7 +159,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
       if (ec) {
         if (ec.category() == codec::codec_error_category()) {
           out.clear();
-          s5::encode_userpass_reply(out, 0x01);
+          s5::encode_userpass_reply(out, s5::userpass_failure);
           co_await send(client, out);
         }
         co_return "bad auth request: " + ec.message();
@@ -168,7 +169,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
       // An unknown user costs the same comparison as a wrong password (core/secret.hpp).
       bool ok = secret_equals(up.password, user ? std::string_view(user->password) : no_such_user_secret) && user != nullptr;
       out.clear();
-      s5::encode_userpass_reply(out, ok ? 0x00 : 0x01);
+      s5::encode_userpass_reply(out, ok ? s5::userpass_success : s5::userpass_failure);
       co_await send(client, out);
       if (!ok) co_return "authentication failed for user \"" + up.username + "\"";
       who.user = up.username;
@@ -190,8 +191,8 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
       cfg.timeouts.handshake);
   if (!rn) co_return "handshake timeout";
   if (ec) {
-    if (ec == codec::CodecError::bad_address_type) co_await send_socks5_failure(client, 0x08);
-    else if (ec.category() == codec::codec_error_category()) co_await send_socks5_failure(client, 0x01);
+    if (ec == codec::CodecError::bad_address_type) co_await send_socks5_failure(client, s5::Reply::address_type_not_supported);
+    else if (ec.category() == codec::codec_error_category()) co_await send_socks5_failure(client, s5::Reply::general_failure);
     ctx.shared.stats.on_handshake_error(config::Protocol::socks, "socks5 " + ec.message());
     co_return "bad request: " + ec.message();
   }
@@ -201,18 +202,22 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
     conn.target = req.target.to_string();
     conn.user = who.user;
   }
-  if (req.command == static_cast<std::uint8_t>(s5::Command::bind))
-    co_return co_await serve_bind(client, ctx, conn, who, req.target, SocksVersion::v5, buf, tunnel);
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice (PR 100611).
+  routing::Request request{req.target, who, routing::Command::connect};
+  if (req.command == static_cast<std::uint8_t>(s5::Command::bind)) {
+    request.command = routing::Command::bind;
+    co_return co_await serve_bind(client, ctx, conn, request, SocksVersion::v5, buf, tunnel);
+  }
   if (req.command == static_cast<std::uint8_t>(s5::Command::udp_associate))
     co_return co_await serve_udp_associate(client, ctx, conn, who, req.target);
   if (req.command != static_cast<std::uint8_t>(s5::Command::connect)) {
-    co_await send_socks5_failure(client, 0x07);
+    co_await send_socks5_failure(client, s5::Reply::command_not_supported);
     co_return "command not supported";
   }
-  auto routed = co_await route_and_dial(ctx, who, req.target, 0x01, conn);
+  auto routed = co_await route_and_dial(ctx, request, conn);
   if (routed.dial.ec) {
     spdlog::debug("conn {} {}", conn.id, routed.dial.error_message());
-    co_await send_socks5_failure(client, socks5_reply_for(classify(routed.dial.ec)));
+    co_await send_socks5_failure(client, static_cast<s5::Reply>(socks5_reply_for(classify(routed.dial.ec))));
     conn.set_error(classify(routed.dial.ec));
     co_return routed.dial.error_message();
   }

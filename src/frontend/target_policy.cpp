@@ -79,8 +79,8 @@ std::optional<std::string> target_refusal(const OwnEndpoints& own, bool deny_pri
   return std::nullopt;
 }
 
-awaitable<bool> refuse_request(SessionContext& ctx, const admin::Connection& conn, const TargetAddress& target,
-                               const routing::Decision& decision, Refusal& refusal) {
+awaitable<bool> refuse_request(SessionContext& ctx, const routing::Snapshot& snapshot, const admin::Connection& conn,
+                               const TargetAddress& target, const routing::Decision& decision, Refusal& refusal) {
   auto refuse = [&](ProxyError e, std::string where, std::string detail) {
     refusal.ec = e;
     refusal.where = std::move(where);
@@ -92,8 +92,7 @@ awaitable<bool> refuse_request(SessionContext& ctx, const admin::Connection& con
   if (auto which = guard.connections.over_limit_of(conn.id))
     co_return refuse(ProxyError::over_limit, "limits", *which + " reached: new connections wait until others close");
 
-  auto snapshot = ctx.current();
-  const auto& cfg = *snapshot->config;
+  const auto& cfg = *snapshot.config;
   // A route whose first hop is hopgate itself would send the request round in circles.
   for (const auto* hop : first_hops(cfg, decision.via)) {
     auto t = TargetAddress::from_host(hop->host, hop->port);

@@ -4,7 +4,7 @@
 #include "hopgate/core/cidr.hpp"
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
-#include "hopgate/frontend/socks_bind.hpp"
+#include "hopgate/routing/router.hpp"
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/write.hpp>
@@ -137,14 +137,14 @@ struct NameEntry {
 /// and the tasks it spawns (reply readers, lookups, upstream dials) all hold it; `closed`
 /// tells the stragglers that the session is gone and `conn` must not be touched any more.
 struct Association {
-  Association(const asio::any_io_executor& e, SessionContext c, admin::Connection& cn, upstream::ClientIdentity w,
+  Association(const asio::any_io_executor& e, SessionContext c, admin::Connection& cn, routing::Client w,
               std::size_t max)
       : ex(e), ctx(c), conn(cn), who(std::move(w)), relay(e), out4(e), out6(e), max_datagram(max) {}
 
   asio::any_io_executor ex;
   SessionContext ctx;
   admin::Connection& conn;
-  upstream::ClientIdentity who;
+  routing::Client who;
   udp::socket relay;      ///< faces the client
   udp::socket out4, out6; ///< direct routes, opened on first use
   std::size_t max_datagram;
@@ -186,54 +186,19 @@ void spawn(const AssociationPtr& a, awaitable<void> task, const char* what) {
   });
 }
 
-bool is_onion(const TargetAddress& t) {
-  return t.is_domain() && (t.domain == "onion" || t.domain.ends_with(".onion"));
-}
-
-bool socks5_scheme(config::Hop::Scheme s) { return s == config::Hop::Scheme::socks5 || s == config::Hop::Scheme::socks5h; }
-
-/// Whether a route can carry datagrams at all.
-bool carries_udp(const config::Config& cfg, const config::Via& via) {
-  if (via.kind == config::Via::Kind::direct) return true;
-  if (via.kind == config::Via::Kind::block) return false;
-  auto schemes = last_hop_schemes(cfg, via);
-  return !schemes.empty() && std::all_of(schemes.begin(), schemes.end(), socks5_scheme);
-}
-
-/// Whether a rule can apply to this client (the matchers that do not depend on the destination).
-bool applies_to(const config::Match& m, const upstream::ClientIdentity& who) {
-  if (!m.frontend.empty() && std::find(m.frontend.begin(), m.frontend.end(), config::Protocol::socks) == m.frontend.end())
-    return false;
-  if (!m.client.empty() && std::none_of(m.client.begin(), m.client.end(), [&](const Cidr& c) { return c.contains(who.address); }))
-    return false;
-  if (!m.user.empty() && std::find(m.user.begin(), m.user.end(), who.user) == m.user.end()) return false;
-  return true;
-}
-
-/// An association is refused (0x02) when no rule that can apply to the client carries UDP;
-/// otherwise each datagram's own rule decides, and the ones that cannot carry it are dropped.
-bool udp_possible(const routing::Snapshot& snap, const upstream::ClientIdentity& who) {
-  const auto& cfg = *snap.config;
-  for (const auto& r : snap.table.routes())
-    if (applies_to(r.match, who) && carries_udp(cfg, r.via)) return true;
-  return carries_udp(cfg, snap.table.default_via());
-}
-
-Action action_for(const std::shared_ptr<const routing::Snapshot>& snap, const routing::Decision& d, const TargetAddress& target) {
+/// What the Router's verdict means for one datagram: a route that refuses it (block, port,
+/// a last hop that is not SOCKS5) drops it.
+Action action_for(const std::shared_ptr<const routing::Snapshot>& snap, const routing::Verdict& v) {
   Action act;
-  const config::Route* route = d.route;
-  if (route && !route->allow_ports.empty() &&
-      std::none_of(route->allow_ports.begin(), route->allow_ports.end(), [&](auto& p) { return p.contains(target.port); }))
-    return act;
-  act.must_be_remote = (route && route->remote_dns == config::RemoteDns::required) || is_onion(target);
-  act.remote_dns = route ? route->remote_dns : config::RemoteDns::any;
+  if (v.refusal != routing::Verdict::Refusal::none) return act;
+  const auto& d = v.decision;
+  act.must_be_remote = v.remote_dns_required;
+  act.remote_dns = v.remote_dns;
   if (d.via.kind == config::Via::Kind::direct) {
     act.kind = Action::Kind::direct;
     return act;
   }
-  if (d.via.kind == config::Via::Kind::block) return act;
-  auto schemes = last_hop_schemes(*snap->config, d.via);
-  if (schemes.empty() || !std::all_of(schemes.begin(), schemes.end(), socks5_scheme)) return act;
+  auto schemes = routing::last_hop_schemes(*snap->config, d.via);
   act.kind = Action::Kind::upstream;
   act.key = {snap->generation, d.rule_index};
   act.snapshot = snap;
@@ -377,7 +342,7 @@ awaitable<void> channel_control(AssociationPtr a, std::shared_ptr<Channel> ch, C
 awaitable<void> open_channel(AssociationPtr a, std::shared_ptr<Channel> ch, ChannelKey key, Action action) {
   // DST 0.0.0.0:0: we cannot know the address the hop will see our datagrams come from (RFC 1928).
   upstream::DialRequest req{action.snapshot, action.via, TargetAddress::from_ip(asio::ip::address_v4::any(), 0), a->who,
-                            action.remote_dns, static_cast<std::uint8_t>(s5::Command::udp_associate)};
+                            action.remote_dns, routing::Command::udp_associate};
   auto r = co_await upstream::dial(req, a->ctx.worker.resolver);
   if (a->closed) co_return;
   auto fail = [&](const std::string& why) {
@@ -550,9 +515,9 @@ void note_destination(Association& a, const TargetAddress& target, const routing
 /// Routes one datagram from the client and sends it on (or queues it behind a lookup).
 awaitable<void> dispatch(AssociationPtr a, TargetAddress target, std::span<const std::uint8_t> payload, Bytes& scratch) {
   auto snapshot = a->ctx.current();
-  routing::RequestInfo info{target, config::Protocol::socks, a->who.address, a->who.user};
-  auto decision = snapshot->table.match(info);
-  if (decision.needs_resolution) {
+  routing::Request request{target, a->who, routing::Command::udp_associate};
+  auto verdict = routing::decide(*snapshot, request);
+  if (verdict.needs_resolution()) {
     // A "resolve": true rule wants the name's addresses; rare, so it is looked up in line.
     std::vector<asio::ip::address> addresses;
     if (auto* e = cached(*a, target.domain); e && !e->in_flight) addresses = e->addresses;
@@ -561,10 +526,10 @@ awaitable<void> dispatch(AssociationPtr a, TargetAddress target, std::span<const
       if (a->closed) co_return;
       addresses = res.addresses;
     }
-    decision = snapshot->table.match(info, addresses, true);
+    verdict = routing::decide(*snapshot, request, addresses, true);
   }
-  note_destination(*a, target, decision);
-  auto act = action_for(snapshot, decision, target);
+  note_destination(*a, target, verdict.decision);
+  auto act = action_for(snapshot, verdict);
   if (act.kind == Action::Kind::drop) {
     count_drop(Drop::no_route);
     co_return;
@@ -691,7 +656,7 @@ UdpCounters& udp_counters() {
 }
 
 awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext& ctx, admin::Connection& conn,
-                                           const upstream::ClientIdentity& who, const TargetAddress& requested) {
+                                           const routing::Client& who, const TargetAddress& requested) {
   auto ex = co_await asio::this_coro::executor;
   auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
@@ -717,7 +682,9 @@ awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext&
   const auto& peer = ctx.peer;
   auto local = control.local_endpoint(ec);
   if (ec) co_return "udp: control connection gone";
-  if (!udp_possible(*snapshot, who)) {
+  // Refused (0x02) when no rule that may apply to the client carries UDP; otherwise each
+  // datagram's own rule decides, and the ones that cannot carry it are dropped.
+  if (!routing::udp_possible(*snapshot, who)) {
     co_await refuse(ProxyError::not_allowed);
     co_return "not allowed (no route for this client carries UDP)";
   }

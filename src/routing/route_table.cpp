@@ -30,10 +30,6 @@ void push(Sources& sources, std::span<const std::uint32_t> rules, std::uint8_t p
   if (!rules.empty()) sources.push_back({rules.data(), rules.data() + rules.size(), proves});
 }
 
-template <class T> bool contains(const std::vector<T>& v, const T& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
 enum class Verdict { no, yes, resolve };
 
 } // namespace
@@ -86,7 +82,7 @@ RouteTable::~RouteTable() = default;
 RouteTable::RouteTable(RouteTable&&) noexcept = default;
 RouteTable& RouteTable::operator=(RouteTable&&) noexcept = default;
 
-Decision RouteTable::match(const RequestInfo& req, std::span<const boost::asio::ip::address> resolved,
+Decision RouteTable::match(const Request& req, std::span<const boost::asio::ip::address> resolved,
                            bool resolved_given) const {
   const auto& ix = *index_;
   const bool is_domain = req.target.is_domain();
@@ -120,11 +116,7 @@ Decision RouteTable::match(const RequestInfo& req, std::span<const boost::asio::
     if (!m.port.empty() &&
         std::none_of(m.port.begin(), m.port.end(), [&](const auto& r) { return r.contains(req.target.port); }))
       return Verdict::no;
-    if (!m.frontend.empty() && !contains(m.frontend, req.frontend)) return Verdict::no;
-    if (!m.user.empty() && (req.user.empty() || !contains(m.user, req.user))) return Verdict::no;
-    if (!m.client.empty() &&
-        std::none_of(m.client.begin(), m.client.end(), [&](const Cidr& c) { return c.contains(req.client); }))
-      return Verdict::no;
+    if (!client_may_match(m, req.client)) return Verdict::no;
     if (rule.has_domain) {
       if (!is_domain || host.empty()) return Verdict::no;
       if (!(proven & domain_ok) &&
@@ -176,6 +168,17 @@ Decision RouteTable::match(const RequestInfo& req, std::span<const boost::asio::
   Decision d;
   d.via = default_via_;
   return d;
+}
+
+bool client_may_match(const config::Match& m, const Client& client) {
+  if (!m.frontend.empty() && std::find(m.frontend.begin(), m.frontend.end(), client.frontend) == m.frontend.end())
+    return false;
+  if (!m.user.empty() && (client.user.empty() || std::find(m.user.begin(), m.user.end(), client.user) == m.user.end()))
+    return false;
+  if (!m.client.empty() &&
+      std::none_of(m.client.begin(), m.client.end(), [&](const Cidr& c) { return c.contains(client.address); }))
+    return false;
+  return true;
 }
 
 bool domain_pattern_matches(std::string_view pattern, std::string_view host) {

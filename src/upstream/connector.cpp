@@ -52,10 +52,10 @@ awaitable<error_code> write_bytes(tcp::socket& s, const Bytes& out) {
 } // namespace
 
 awaitable<HandshakeResult> socks4_handshake(tcp::socket& s, const TargetAddress& next, const std::string& user_id,
-                                            std::uint8_t command) {
+                                            s4::Command command) {
   HandshakeResult r;
   Bytes out;
-  s4::encode_request(out, static_cast<s4::Command>(command), next, user_id, r.ec);
+  s4::encode_request(out, command, next, user_id, r.ec);
   if (r.ec) {
     r.ec = next.is_ipv6() ? ProxyError::address_type_not_supported : ProxyError::general_failure;
     co_return r;
@@ -81,7 +81,7 @@ awaitable<HandshakeResult> socks4_handshake(tcp::socket& s, const TargetAddress&
 }
 
 awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress& next, const Credentials* creds,
-                                            std::uint8_t command) {
+                                            s5::Command command) {
   HandshakeResult r;
   Bytes out;
   std::vector<s5::Method> methods{s5::Method::no_auth};
@@ -124,7 +124,7 @@ awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress&
     co_return r;
   }
   out.clear();
-  s5::encode_request(out, static_cast<s5::Command>(command), next, r.ec);
+  s5::encode_request(out, command, next, r.ec);
   if (r.ec) {
     r.ec = ProxyError::general_failure;
     co_return r;

@@ -3,6 +3,7 @@
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
 #include "hopgate/upstream/connector.hpp"
+#include "hopgate/routing/router.hpp"
 #include "hopgate/upstream/health.hpp"
 
 #include <spdlog/spdlog.h>
@@ -10,9 +11,16 @@
 namespace hopgate::upstream {
 namespace {
 
-bool is_onion(const TargetAddress& t) {
-  constexpr std::string_view suffix = ".onion";
-  return t.is_domain() && (t.domain == "onion" || (t.domain.size() > suffix.size() && t.domain.ends_with(suffix)));
+namespace s4 = codec::socks4;
+namespace s5 = codec::socks5;
+
+s5::Command s5_command(routing::Command c) {
+  switch (c) {
+  case routing::Command::connect: return s5::Command::connect;
+  case routing::Command::bind: return s5::Command::bind;
+  case routing::Command::udp_associate: return s5::Command::udp_associate;
+  }
+  return s5::Command::connect;
 }
 
 /// Failure replies in which a hop reports on the next stop rather than on itself.
@@ -33,7 +41,7 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config
   auto ex = co_await asio::this_coro::executor;
   const auto& cfg = *req.snapshot->config;
   DialResult r{tcp::socket(ex), {}, "direct", {}, {}, {}, {}, 0, {}};
-  bool must_be_remote = req.remote_dns == config::RemoteDns::required || is_onion(req.target);
+  bool must_be_remote = routing::must_resolve_remotely(req.remote_dns, req.target);
   failed_index = 0;
   hop_fault = !hops.empty(); // until the first hop is reached, any failure is the first hop's
 
@@ -111,13 +119,17 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config
     Credentials creds{hop.username, hop.password};
     if (hop.pass_client_credentials && !req.client.user.empty()) creds = {req.client.user, req.client.password};
     hop_fault = true;
-    std::uint8_t command = last ? req.socks_command : 0x01;
+    // Hops before the last are asked to connect to the next one; the last is asked what the client asked.
+    auto command = last ? req.command : routing::Command::connect;
     auto handshake = [&]() -> awaitable<HandshakeResult> {
       switch (hop.scheme) {
       case config::Hop::Scheme::socks4:
-      case config::Hop::Scheme::socks4a: co_return co_await socks4_handshake(r.socket, next, hop.username, command);
+      case config::Hop::Scheme::socks4a:
+        if (command == routing::Command::udp_associate) co_return HandshakeResult{ProxyError::command_not_supported, {}, {}, {}};
+        co_return co_await socks4_handshake(r.socket, next, hop.username,
+                                            command == routing::Command::bind ? s4::Command::bind : s4::Command::connect);
       case config::Hop::Scheme::socks5:
-      case config::Hop::Scheme::socks5h: co_return co_await socks5_handshake(r.socket, next, &creds, command);
+      case config::Hop::Scheme::socks5h: co_return co_await socks5_handshake(r.socket, next, &creds, s5_command(command));
       case config::Hop::Scheme::http: co_return co_await http_connect_handshake(r.socket, next, &creds);
       }
       co_return HandshakeResult{ProxyError::general_failure, {}, {}, {}};

@@ -51,16 +51,16 @@ std::string pattern(FuzzedDataProvider& f) {
 }
 
 /// The reference: the first rule whose every matcher matches.
-routing::Decision reference(const std::vector<config::Route>& routes, const config::Via& def, const routing::RequestInfo& req,
+routing::Decision reference(const std::vector<config::Route>& routes, const config::Via& def, const routing::Request& req,
                             std::span<const address> resolved, bool resolved_given) {
   for (std::size_t i = 0; i < routes.size(); ++i) {
     const auto& m = routes[i].match;
     const auto& t = req.target;
     auto any_port = [&] { return std::any_of(m.port.begin(), m.port.end(), [&](auto& r) { return r.contains(t.port); }); };
     if (!m.port.empty() && !any_port()) continue;
-    if (!m.frontend.empty() && std::find(m.frontend.begin(), m.frontend.end(), req.frontend) == m.frontend.end()) continue;
-    if (!m.user.empty() && (req.user.empty() || std::find(m.user.begin(), m.user.end(), req.user) == m.user.end())) continue;
-    if (!m.client.empty() && std::none_of(m.client.begin(), m.client.end(), [&](auto& c) { return c.contains(req.client); }))
+    if (!m.frontend.empty() && std::find(m.frontend.begin(), m.frontend.end(), req.client.frontend) == m.frontend.end()) continue;
+    if (!m.user.empty() && (req.client.user.empty() || std::find(m.user.begin(), m.user.end(), req.client.user) == m.user.end())) continue;
+    if (!m.client.empty() && std::none_of(m.client.begin(), m.client.end(), [&](auto& c) { return c.contains(req.client.address); }))
       continue;
     if (!m.domain.empty()) {
       auto host = normalize_host(t.domain);
@@ -122,12 +122,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config::Via def;
   routing::RouteTable table(routes, def);
 
-  routing::RequestInfo req;
+  routing::Request req;
   if (f.ConsumeBool()) req.target = TargetAddress::from_ip(ip(f), f.ConsumeIntegral<std::uint16_t>());
   else req.target = TargetAddress::from_host(name(f), f.ConsumeIntegral<std::uint16_t>());
-  req.frontend = f.ConsumeBool() ? config::Protocol::http : config::Protocol::socks;
-  req.client = ip(f);
-  req.user = f.ConsumeBool() ? "" : (f.ConsumeBool() ? "alice" : "carol");
+  req.client.frontend = f.ConsumeBool() ? config::Protocol::http : config::Protocol::socks;
+  req.client.address = ip(f);
+  req.client.user = f.ConsumeBool() ? "" : (f.ConsumeBool() ? "alice" : "carol");
   std::vector<address> resolved(f.ConsumeIntegralInRange<std::size_t>(0, 3));
   for (auto& a : resolved) a = ip(f);
   bool given = f.ConsumeBool();

@@ -12,7 +12,7 @@ using hopgate::config::Route;
 using hopgate::config::Via;
 using hopgate::routing::Decision;
 using hopgate::routing::domain_pattern_matches;
-using hopgate::routing::RequestInfo;
+using hopgate::routing::Request;
 using hopgate::routing::RouteTable;
 using boost::asio::ip::address;
 using boost::asio::ip::make_address;
@@ -37,23 +37,23 @@ RouteTable table_from(const json& routes, const json& default_via = "direct") {
   return RouteTable(r.config->routes, r.config->default_via);
 }
 
-RequestInfo to(std::string_view host, std::uint16_t port = 443) {
-  RequestInfo req;
+Request to(std::string_view host, std::uint16_t port = 443) {
+  Request req;
   req.target = TargetAddress::from_host(host, port);
-  req.client = make_address("127.0.0.1");
+  req.client.address = make_address("127.0.0.1");
   return req;
 }
 
 /// A domain target exactly as given (from_host would normalise it first).
-RequestInfo to_raw_domain(std::string name, std::uint16_t port = 443) {
-  RequestInfo req;
+Request to_raw_domain(std::string name, std::uint16_t port = 443) {
+  Request req;
   req.target.domain = std::move(name);
   req.target.port = port;
-  req.client = make_address("127.0.0.1");
+  req.client.address = make_address("127.0.0.1");
   return req;
 }
 
-std::size_t rule_of(const RouteTable& t, const RequestInfo& req) { return t.match(req).rule_index; }
+std::size_t rule_of(const RouteTable& t, const Request& req) { return t.match(req).rule_index; }
 
 constexpr std::size_t none = Decision::default_rule;
 
@@ -380,22 +380,22 @@ TEST(RouteTable, PortRanges) {
 TEST(RouteTable, Frontend) {
   auto t = table_from(json::parse(R"([{"match": {"frontend": ["http"]}, "via": "block"}])"));
   auto req = to("a.example");
-  req.frontend = Protocol::http;
+  req.client.frontend = Protocol::http;
   EXPECT_EQ(rule_of(t, req), 0u);
-  req.frontend = Protocol::socks;
+  req.client.frontend = Protocol::socks;
   EXPECT_EQ(rule_of(t, req), none);
 }
 
 TEST(RouteTable, Client) {
   auto t = table_from(json::parse(R"([{"match": {"client": ["192.168.0.0/16", "::1"]}, "via": "block"}])"));
   auto req = to("a.example");
-  req.client = make_address("192.168.4.4");
+  req.client.address = make_address("192.168.4.4");
   EXPECT_EQ(rule_of(t, req), 0u);
-  req.client = make_address("::ffff:192.168.4.4");
+  req.client.address = make_address("::ffff:192.168.4.4");
   EXPECT_EQ(rule_of(t, req), 0u);
-  req.client = make_address("::1");
+  req.client.address = make_address("::1");
   EXPECT_EQ(rule_of(t, req), 0u);
-  req.client = make_address("127.0.0.1");
+  req.client.address = make_address("127.0.0.1");
   EXPECT_EQ(rule_of(t, req), none);
 }
 
@@ -403,11 +403,11 @@ TEST(RouteTable, User) {
   auto t = table_from(json::parse(R"([{"match": {"user": ["alice", "bob"]}, "via": "block"}])"));
   auto req = to("a.example");
   EXPECT_EQ(rule_of(t, req), none); // no user never matches
-  req.user = "bob";
+  req.client.user = "bob";
   EXPECT_EQ(rule_of(t, req), 0u);
-  req.user = "carol";
+  req.client.user = "carol";
   EXPECT_EQ(rule_of(t, req), none);
-  req.user = "Alice"; // names are exact
+  req.client.user = "Alice"; // names are exact
   EXPECT_EQ(rule_of(t, req), none);
 }
 
@@ -417,20 +417,20 @@ TEST(RouteTable, EveryGivenMatcherMustMatch) {
                "client": ["127.0.0.0/8"], "user": ["alice"]}, "via": "office"}
   ])"));
   auto ok = to("git.corp.example", 443);
-  ok.user = "alice";
+  ok.client.user = "alice";
   EXPECT_EQ(rule_of(t, ok), 0u);
 
   auto r = ok;
   r.target.port = 80;
   EXPECT_EQ(rule_of(t, r), none);
   r = ok;
-  r.frontend = Protocol::http;
+  r.client.frontend = Protocol::http;
   EXPECT_EQ(rule_of(t, r), none);
   r = ok;
-  r.client = make_address("10.0.0.1");
+  r.client.address = make_address("10.0.0.1");
   EXPECT_EQ(rule_of(t, r), none);
   r = ok;
-  r.user = "bob";
+  r.client.user = "bob";
   EXPECT_EQ(rule_of(t, r), none);
   r = ok;
   r.target = TargetAddress::from_host("corp.example", 443);
@@ -514,16 +514,16 @@ TEST(RouteTable, HundredThousandRulesSpotChecks) {
 namespace {
 
 /// The semantics written out plainly, rule by rule; the table must agree with it everywhere.
-Decision reference_match(const std::vector<Route>& routes, const RequestInfo& req,
+Decision reference_match(const std::vector<Route>& routes, const Request& req,
                          std::span<const address> resolved, bool resolved_given) {
   for (std::size_t i = 0; i < routes.size(); ++i) {
     const auto& m = routes[i].match;
     auto any = [](const auto& list, auto pred) { return list.empty() || std::any_of(list.begin(), list.end(), pred); };
     if (!any(m.port, [&](auto& p) { return p.contains(req.target.port); })) continue;
-    if (!any(m.frontend, [&](auto f) { return f == req.frontend; })) continue;
-    if (!m.user.empty() && (req.user.empty() || std::find(m.user.begin(), m.user.end(), req.user) == m.user.end()))
+    if (!any(m.frontend, [&](auto f) { return f == req.client.frontend; })) continue;
+    if (!m.user.empty() && (req.client.user.empty() || std::find(m.user.begin(), m.user.end(), req.client.user) == m.user.end()))
       continue;
-    if (!any(m.client, [&](auto& c) { return c.contains(req.client); })) continue;
+    if (!any(m.client, [&](auto& c) { return c.contains(req.client.address); })) continue;
     if (!m.domain.empty()) {
       if (!req.target.is_domain()) continue;
       if (!any(m.domain, [&](auto& p) { return domain_pattern_matches(p, req.target.domain); })) continue;
@@ -605,11 +605,11 @@ TEST(RouteTable, AgreesWithLinearScanOnRandomTables) {
     }
     RouteTable t(routes, Via{});
     for (int q = 0; q < 60; ++q) {
-      RequestInfo req = chance(60) ? to_raw_domain(noisy(random_name())) : to(pick(addrs));
+      Request req = chance(60) ? to_raw_domain(noisy(random_name())) : to(pick(addrs));
       req.target.port = chance(50) ? 443 : 22;
-      req.frontend = chance(50) ? Protocol::http : Protocol::socks;
-      req.user = chance(50) ? "alice" : "";
-      req.client = make_address(chance(80) ? "127.0.0.1" : "10.0.0.1");
+      req.client.frontend = chance(50) ? Protocol::http : Protocol::socks;
+      req.client.user = chance(50) ? "alice" : "";
+      req.client.address = make_address(chance(80) ? "127.0.0.1" : "10.0.0.1");
       std::vector<address> resolved;
       for (int k = std::uniform_int_distribution<int>(0, 2)(rng); k > 0; --k) resolved.push_back(make_address(pick(addrs)));
       for (bool given : {false, true}) {

@@ -4,6 +4,7 @@
 #include "hopgate/admin/control.hpp"
 #include "hopgate/admin/registry.hpp"
 #include "hopgate/frontend/context.hpp"
+#include "hopgate/routing/router.hpp"
 #include "hopgate/routing/snapshot.hpp"
 
 #include <boost/asio/ip/address.hpp>

@@ -56,6 +56,9 @@ void encode_userpass_request(std::vector<std::uint8_t>& out, const UserPassReque
 /// RFC 1929 reply: VER(1) STATUS (0 = success)
 std::size_t decode_userpass_reply(std::span<const std::uint8_t> in, std::uint8_t& status,
                                   boost::system::error_code& ec);
+/// RFC 1929 status: 0x00 is success, any other value failure.
+inline constexpr std::uint8_t userpass_success = 0x00;
+inline constexpr std::uint8_t userpass_failure = 0x01;
 void encode_userpass_reply(std::vector<std::uint8_t>& out, std::uint8_t status);
 
 /// Request: VER CMD RSV ATYP DST.ADDR DST.PORT. The command is kept raw so that a server can

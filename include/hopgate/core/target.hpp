@@ -18,6 +18,10 @@ struct TargetAddress {
   bool is_domain() const { return !ip.has_value(); }
   bool is_ipv4() const { return ip && ip->is_v4(); }
   bool is_ipv6() const { return ip && ip->is_v6(); }
+  /// A Tor onion service name ("onion" or "*.onion"): never resolvable by any DNS (RFC 7686).
+  bool is_onion() const {
+    return is_domain() && (domain == "onion" || (domain.size() > 6 && domain.ends_with(".onion")));
+  }
 
   /// Host as text: the domain, dotted IPv4, or IPv6 without brackets.
   std::string host() const;

@@ -8,6 +8,7 @@
 #include "hopgate/config/config.hpp"
 #include "hopgate/frontend/context.hpp"
 #include "hopgate/frontend/tunnel_plan.hpp"
+#include "hopgate/routing/request.hpp"
 #include "hopgate/upstream/dialer.hpp"
 
 #include <cstdint>
@@ -20,18 +21,13 @@ namespace hopgate::frontend {
 /// Which SOCKS version the client speaks: it decides the reply format.
 enum class SocksVersion { v4, v5 };
 
-/// Serves a BIND request once the handshake is done. `peer` is the request's DST: the peer
+/// Serves a BIND request once the handshake is done. The request's target is its DST: the peer
 /// the client expects (an unspecified IP accepts any peer; a domain accepts its addresses).
 /// `client_pending` holds bytes the client sent past its request: they go to the peer first.
 /// Returns the result text for the access log. Once the peer is connected and both replies are
 /// sent, `tunnel` is set and the caller relays it, like a CONNECT's.
 awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
-                                  const upstream::ClientIdentity& who, const TargetAddress& peer,
-                                  SocksVersion version, std::vector<std::uint8_t>& client_pending,
+                                  const routing::Request& request, SocksVersion version, std::vector<std::uint8_t>& client_pending,
                                   std::optional<TunnelPlan>& tunnel);
-
-/// The schemes the last position of `via` may use (one hop, or every member of a group);
-/// empty for direct and block. BIND needs them all to be SOCKS, UDP ASSOCIATE all SOCKS5.
-std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, const config::Via& via);
 
 } // namespace hopgate::frontend

@@ -44,7 +44,7 @@ struct Refusal {
 /// a private target under deny_private_targets (not_allowed). A name is checked after resolving
 /// it when the route is direct and the check needs addresses; through a remote-DNS upstream
 /// only the name itself can be judged. Returns true (with `refusal` filled in) when refused.
-awaitable<bool> refuse_request(SessionContext& ctx, const admin::Connection& conn, const TargetAddress& target,
-                               const routing::Decision& decision, Refusal& refusal);
+awaitable<bool> refuse_request(SessionContext& ctx, const routing::Snapshot& snapshot, const admin::Connection& conn,
+                               const TargetAddress& target, const routing::Decision& decision, Refusal& refusal);
 
 } // namespace hopgate::frontend

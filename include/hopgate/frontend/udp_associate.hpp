@@ -46,6 +46,6 @@ UdpCounters& udp_counters();
 /// DST: where the client says it will send from (an unspecified address or port 0: unknown).
 /// Returns the result text for the access log.
 awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext& ctx, admin::Connection& conn,
-                                           const upstream::ClientIdentity& who, const TargetAddress& requested);
+                                           const routing::Client& who, const TargetAddress& requested);
 
 } // namespace hopgate::frontend

@@ -3,6 +3,7 @@
 // (start, reload, PUT /api/v1/routes) and shared read-only by every session.
 #include "hopgate/config/config.hpp"
 #include "hopgate/core/target.hpp"
+#include "hopgate/routing/request.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <cstddef>
@@ -13,14 +14,6 @@
 #include <vector>
 
 namespace hopgate::routing {
-
-/// What the router knows about one request.
-struct RequestInfo {
-  TargetAddress target;
-  config::Protocol frontend = config::Protocol::socks;
-  boost::asio::ip::address client;
-  std::string user; ///< authenticated user name, empty if none
-};
 
 /// The outcome of a lookup.
 struct Decision {
@@ -41,7 +34,7 @@ public:
 
   /// First rule whose every matcher matches, else the default. Cost does not grow with the
   /// number of exact/suffix domain rules or CIDR rules (tries/hashes); globs are scanned.
-  Decision match(const RequestInfo& req, std::span<const boost::asio::ip::address> resolved = {},
+  Decision match(const Request& req, std::span<const boost::asio::ip::address> resolved = {},
                  bool resolved_given = false) const;
 
   const std::vector<config::Route>& routes() const { return routes_; }
@@ -57,6 +50,9 @@ private:
   config::Via default_via_;
   std::unique_ptr<Index> index_;
 };
+
+/// A rule's matchers that do not depend on the target: front end, client address, user.
+bool client_may_match(const config::Match& match, const Client& client);
 
 /// Domain pattern test used by the table (exposed for tests and the PAC generator):
 /// "example.com" exact, "*.example.com" subdomains only, ".example.com" the domain and its

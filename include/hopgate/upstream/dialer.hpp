@@ -6,6 +6,7 @@
 #include "hopgate/core/asio.hpp"
 #include "hopgate/core/target.hpp"
 #include "hopgate/dns/resolver.hpp"
+#include "hopgate/routing/request.hpp"
 #include "hopgate/routing/snapshot.hpp"
 
 #include <cstdint>
@@ -16,21 +17,15 @@
 
 namespace hopgate::upstream {
 
-/// Who is asking: used by routing, credential pass-through and hashing.
-struct ClientIdentity {
-  asio::ip::address address;
-  std::string user;
-  std::string password; ///< only for "auth": "client" pass-through; never logged
-  config::Protocol frontend = config::Protocol::socks;
-};
-
+/// What to dial: the Router's action for a request (routing/router.hpp), or for an HTTP parent
+/// proxy the hops before it with the parent as the target.
 struct DialRequest {
   std::shared_ptr<const routing::Snapshot> snapshot;
   config::Via via;
   TargetAddress target;
-  ClientIdentity client;
+  routing::Client client;
   config::RemoteDns remote_dns = config::RemoteDns::any;
-  std::uint8_t socks_command = 0x01; ///< SOCKS5 command to send to the last SOCKS hop (connect, bind)
+  routing::Command command = routing::Command::connect; ///< what the last SOCKS hop is asked (connect, bind, udp)
 };
 
 struct DialResult {

@@ -1,0 +1,89 @@
+#pragma once
+// Router: the one road from a request to what happens to it. `decide` is the pure part: the
+// rule, the action and its hops, whether the route refuses the request, and where the target's
+// name would be resolved and why. `route` is the asynchronous step around it that every front
+// end takes: when a "resolve": true rule needs the name's addresses it looks them up and
+// decides again. The admin API's route explanation serializes the same Verdict, so what it
+// says is what the dialer is asked to do.
+//
+// The process's own policy (connection limits, hopgate's own listeners, private targets) is not
+// a routing matter: the front ends ask frontend/target_policy after the Router.
+#include "hopgate/config/config.hpp"
+#include "hopgate/core/asio.hpp"
+#include "hopgate/dns/resolver.hpp"
+#include "hopgate/routing/request.hpp"
+#include "hopgate/routing/route_table.hpp"
+#include "hopgate/routing/snapshot.hpp"
+
+#include <span>
+#include <string>
+#include <vector>
+
+namespace hopgate::routing {
+
+/// Where the target's name is resolved, if it is a name.
+enum class TargetDns {
+  not_a_name,  ///< the target is an IP address
+  not_reached, ///< the request is refused before any lookup (block, port not allowed)
+  local,       ///< hopgate resolves it: a direct route, or a last hop that takes addresses only
+  remote,      ///< passed unresolved to the last hop (socks4a, socks5h, http)
+  refused,     ///< it would be resolved here, and the request requires remote DNS
+  unknown,     ///< the chain names an upstream without hops (not configured, an empty group)
+};
+
+/// One chain position: the upstream it names and the single hops it stands for (its own, a
+/// named chain's, or for a group its first member that has any: the hops that decide about DNS).
+struct Position {
+  const std::string* name = nullptr;
+  const config::Upstream* upstream = nullptr; ///< nullptr: not configured
+  std::vector<const config::Hop*> hops;
+};
+
+struct Verdict {
+  /// Why the route itself refuses the request.
+  enum class Refusal {
+    none,
+    port_not_allowed,      ///< the rule's allow_ports does not hold the target port
+    blocked,               ///< the action is block
+    command_not_supported, ///< BIND needs SOCKS last hops, UDP ASSOCIATE SOCKS5 ones
+  };
+
+  Decision decision; ///< the rule and its action; needs_resolution: ask again with addresses
+  Refusal refusal = Refusal::none;
+  config::RemoteDns remote_dns = config::RemoteDns::any; ///< the rule's "remote_dns"
+  bool remote_dns_required = false; ///< the rule requires it, or the name is a .onion
+  TargetDns target_dns = TargetDns::not_a_name;
+  std::string dns_reason;                 ///< why, in words (admin API)
+  std::vector<Position> positions;        ///< the chain, one per upstream the action names
+  std::vector<std::string> local_lookups; ///< names hopgate resolves itself: the target's, hop hosts
+  unsigned lookups_made = 0;              ///< lookups route() made to decide (a "resolve": true rule)
+
+  bool needs_resolution() const { return decision.needs_resolution; }
+  std::string rule_name() const { return decision.rule_name(); }
+  const config::Route* route() const { return decision.route; }
+};
+
+/// The pure decision for `request`; `resolved` are the name's addresses when the caller looked
+/// them up for a "resolve": true rule (resolved_given).
+Verdict decide(const Snapshot& snapshot, const Request& request, std::span<const boost::asio::ip::address> resolved = {},
+               bool resolved_given = false);
+
+/// decide(), resolving the name first when the first matching rule needs its addresses.
+awaitable<Verdict> route(const Snapshot& snapshot, const Request& request, dns::Resolver& resolver);
+
+/// The schemes the last position of `via` may use (one hop, or every member of a group);
+/// empty for direct and block.
+std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, const config::Via& via);
+
+/// Whether `via` can carry `command`: BIND needs SOCKS last hops (an HTTP hop cannot listen),
+/// UDP ASSOCIATE SOCKS5 ones; direct carries everything, block nothing.
+bool carries(const config::Config& cfg, const config::Via& via, Command command);
+
+/// An association is possible when some rule that may apply to the client, or the default,
+/// carries UDP; each datagram's own rule then decides.
+bool udp_possible(const Snapshot& snapshot, const Client& client);
+
+/// "remote_dns": "required" on the rule, or a .onion name: never resolved here (RFC 7686).
+bool must_resolve_remotely(config::RemoteDns rule, const TargetAddress& target);
+
+} // namespace hopgate::routing

@@ -1,0 +1,139 @@
+#include "hopgate/routing/router.hpp"
+
+#include <algorithm>
+
+namespace hopgate::routing {
+namespace {
+
+bool port_allowed(const config::Route* route, const Request& request) {
+  if (!route || route->allow_ports.empty()) return true;
+  // A BIND's port 0 names no port: any peer port is expected.
+  if (request.command == Command::bind && request.target.port == 0) return true;
+  return std::any_of(route->allow_ports.begin(), route->allow_ports.end(),
+                     [&](const config::PortRange& p) { return p.contains(request.target.port); });
+}
+
+Position position_of(const config::Config& cfg, const std::string& name) {
+  Position p{&name, cfg.find_upstream(name), {}};
+  if (!p.upstream) return p;
+  const config::Upstream* stands_for = p.upstream;
+  if (const auto* g = std::get_if<config::Group>(&p.upstream->kind)) {
+    stands_for = nullptr;
+    for (const auto& m : g->members)
+      if (const auto* member = cfg.find_upstream(m); member && !cfg.hops_of(*member).empty()) {
+        stands_for = member;
+        break;
+      }
+  }
+  if (stands_for)
+    for (const auto& named : cfg.hops_of(*stands_for)) p.hops.push_back(named.hop);
+  return p;
+}
+
+/// Where the target's name goes, and which host names hopgate looks up itself: the target's
+/// (direct, or a last hop that takes addresses), the first hop's, and the hop after each
+/// socks4/socks5 hop (the dialer hands that hop an address).
+void plan_dns(Verdict& v, const Request& request) {
+  const auto& target = request.target;
+  const auto& via = v.decision.via;
+  if (!target.is_domain()) {
+    v.target_dns = TargetDns::not_a_name;
+    v.dns_reason = "the target is an IP address";
+  } else if (v.refusal != Verdict::Refusal::none) {
+    v.target_dns = TargetDns::not_reached;
+    v.dns_reason = "the request is refused before any lookup";
+    return;
+  } else if (via.kind == config::Via::Kind::direct) {
+    if (v.remote_dns_required) {
+      v.target_dns = TargetDns::refused;
+      v.dns_reason = "a direct route would resolve the name locally, and this request requires remote DNS";
+    } else {
+      v.target_dns = TargetDns::local;
+      v.dns_reason = "direct route: hopgate resolves the name";
+      v.local_lookups.push_back(target.domain);
+    }
+  } else if (std::all_of(v.positions.begin(), v.positions.end(), [](const Position& p) { return !p.hops.empty(); })) {
+    const auto* last = v.positions.back().hops.back();
+    std::string scheme(config::to_string(last->scheme));
+    if (last->remote_dns()) {
+      v.target_dns = TargetDns::remote;
+      v.dns_reason = "passed unresolved to the last hop (" + scheme + ")";
+    } else if (v.remote_dns_required) {
+      v.target_dns = TargetDns::refused;
+      v.dns_reason = "the last hop (" + scheme + ") takes addresses only, and this request requires remote DNS";
+    } else {
+      v.target_dns = TargetDns::local;
+      v.dns_reason = "the last hop (" + scheme + ") takes addresses only: hopgate resolves the name";
+      v.local_lookups.push_back(target.domain);
+    }
+  } else {
+    v.target_dns = TargetDns::unknown;
+  }
+  const config::Hop* previous = nullptr;
+  for (const auto& p : v.positions)
+    for (const auto* hop : p.hops) {
+      if (!previous || !previous->remote_dns()) {
+        auto t = TargetAddress::from_host(hop->host, hop->port);
+        if (t.is_domain()) v.local_lookups.push_back(t.domain);
+      }
+      previous = hop;
+    }
+}
+
+} // namespace
+
+bool must_resolve_remotely(config::RemoteDns rule, const TargetAddress& target) {
+  return rule == config::RemoteDns::required || target.is_onion();
+}
+
+std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, const config::Via& via) {
+  std::vector<config::Hop::Scheme> out;
+  if (via.kind != config::Via::Kind::chain || via.chain.empty()) return out;
+  const auto* up = cfg.find_upstream(via.chain.back());
+  if (!up) return out;
+  for (const auto* hop : cfg.last_hops(*up)) out.push_back(hop->scheme);
+  return out;
+}
+
+bool carries(const config::Config& cfg, const config::Via& via, Command command) {
+  if (via.kind == config::Via::Kind::block) return false;
+  if (via.kind == config::Via::Kind::direct || command == Command::connect) return true;
+  using S = config::Hop::Scheme;
+  auto ok = [command](S s) { return command == Command::bind ? s != S::http : s == S::socks5 || s == S::socks5h; };
+  auto schemes = last_hop_schemes(cfg, via);
+  return !schemes.empty() && std::all_of(schemes.begin(), schemes.end(), ok);
+}
+
+bool udp_possible(const Snapshot& snapshot, const Client& client) {
+  const auto& cfg = *snapshot.config;
+  for (const auto& r : snapshot.table.routes())
+    if (client_may_match(r.match, client) && carries(cfg, r.via, Command::udp_associate)) return true;
+  return carries(cfg, snapshot.table.default_via(), Command::udp_associate);
+}
+
+Verdict decide(const Snapshot& snapshot, const Request& request, std::span<const boost::asio::ip::address> resolved,
+               bool resolved_given) {
+  const auto& cfg = *snapshot.config;
+  Verdict v;
+  v.decision = snapshot.table.match(request, resolved, resolved_given);
+  const auto* route = v.decision.route;
+  v.remote_dns = route ? route->remote_dns : config::RemoteDns::any;
+  v.remote_dns_required = must_resolve_remotely(v.remote_dns, request.target);
+  if (v.decision.needs_resolution) {
+    // The rule's verdict depends on the name's addresses: hopgate resolves it first (route()).
+    v.target_dns = TargetDns::local;
+    v.dns_reason = "rule " + v.rule_name() +
+                   " matches the addresses of the name (\"resolve\": true); ask again with resolve=true to see the outcome";
+    return v;
+  }
+  const auto& via = v.decision.via;
+  if (!port_allowed(route, request)) v.refusal = Verdict::Refusal::port_not_allowed;
+  else if (via.kind == config::Via::Kind::block) v.refusal = Verdict::Refusal::blocked;
+  else if (!carries(cfg, via, request.command)) v.refusal = Verdict::Refusal::command_not_supported;
+  if (via.kind == config::Via::Kind::chain)
+    for (const auto& name : via.chain) v.positions.push_back(position_of(cfg, name));
+  plan_dns(v, request);
+  return v;
+}
+
+} // namespace hopgate::routing
