@@ -1,0 +1,156 @@
+// routing::decide: the rule, the route's refusals per command, and where names are resolved.
+#include "hopgate/config/loader.hpp"
+#include "hopgate/routing/router.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using namespace hopgate;
+using nlohmann::json;
+using routing::Command;
+using routing::TargetDns;
+using Refusal = routing::Verdict::Refusal;
+
+namespace {
+
+std::shared_ptr<const routing::Snapshot> snapshot_of(const json& upstreams, const json& routes, const char* default_via = "direct") {
+  json doc = {{"listeners", {{"socks", {{"listen", {"127.0.0.1:1080"}}}}}},
+              {"users", json::array({{{"name", "alice"}, {"password", "secret"}}, {{"name", "bob"}, {"password", "secret"}}})},
+              {"upstreams", upstreams},
+              {"routes", routes},
+              {"default", {{"via", default_via}}}};
+  auto r = config::load_config(doc);
+  if (!r.ok()) {
+    std::string why;
+    for (auto& e : r.errors) why += e.path + ": " + e.message + "\n";
+    throw std::runtime_error("bad test config: " + why);
+  }
+  return routing::Snapshot::make(std::make_shared<const config::Config>(*r.config), 1);
+}
+
+routing::Request to(const std::string& host_port, Command command = Command::connect, const std::string& user = "") {
+  return routing::Request{*TargetAddress::parse(host_port),
+                          {boost::asio::ip::make_address("127.0.0.1"), user, {}, config::Protocol::socks}, command};
+}
+
+const json upstreams = {{"tor", "socks5h://127.0.0.1:9050"},
+                        {"plain", "socks5://proxy.example:1080"},
+                        {"v4", "socks4://127.0.0.1:1081"},
+                        {"web", "http://127.0.0.1:3128"},
+                        {"via-tor", {{"chain", {"tor", "plain"}}}},
+                        {"pool", {{"group", {"plain", "tor"}}}}};
+
+} // namespace
+
+TEST(Router, DirectNameIsResolvedHereAndAnIpIsNotAName) {
+  auto s = snapshot_of(upstreams, json::array());
+  auto v = routing::decide(*s, to("example.com:443"));
+  EXPECT_EQ(v.rule_name(), "default");
+  EXPECT_EQ(v.refusal, Refusal::none);
+  EXPECT_EQ(v.target_dns, TargetDns::local);
+  EXPECT_EQ(v.local_lookups, std::vector<std::string>{"example.com"});
+  auto ip = routing::decide(*s, to("192.0.2.1:443"));
+  EXPECT_EQ(ip.target_dns, TargetDns::not_a_name);
+  EXPECT_TRUE(ip.local_lookups.empty());
+}
+
+TEST(Router, RemoteDnsHopGetsTheNameUnresolved) {
+  auto s = snapshot_of(upstreams, json::array({{{"match", {{"domain", {".onion"}}}}, {"via", "tor"}}}));
+  auto v = routing::decide(*s, to("abc.onion:80"));
+  EXPECT_EQ(v.target_dns, TargetDns::remote);
+  EXPECT_TRUE(v.remote_dns_required); // .onion, whatever the rule says
+  ASSERT_EQ(v.positions.size(), 1u);
+  EXPECT_EQ(*v.positions[0].name, "tor");
+  EXPECT_TRUE(v.local_lookups.empty()) << "127.0.0.1 is an address: no lookup for the hop either";
+}
+
+TEST(Router, OnionOnADirectRouteIsRefusedNotResolved) {
+  auto s = snapshot_of(upstreams, json::array());
+  auto v = routing::decide(*s, to("abc.onion:80"));
+  EXPECT_EQ(v.target_dns, TargetDns::refused);
+  EXPECT_TRUE(v.local_lookups.empty());
+}
+
+TEST(Router, AddressOnlyLastHopResolvesHereUnlessRemoteDnsIsRequired) {
+  auto s = snapshot_of(upstreams, json::array({
+                                      {{"match", {{"domain", {"strict.example"}}}}, {"via", "plain"}, {"remote_dns", "required"}},
+                                      {{"match", {{"domain", {"loose.example"}}}}, {"via", "plain"}},
+                                  }));
+  auto strict = routing::decide(*s, to("strict.example:443"));
+  EXPECT_EQ(strict.target_dns, TargetDns::refused);
+  EXPECT_EQ(strict.remote_dns, config::RemoteDns::required);
+  auto loose = routing::decide(*s, to("loose.example:443"));
+  EXPECT_EQ(loose.target_dns, TargetDns::local);
+  // The hop's own name is looked up too, after the target's (the admin API's order).
+  EXPECT_EQ(loose.local_lookups, (std::vector<std::string>{"loose.example", "proxy.example"}));
+}
+
+TEST(Router, NamedChainAndGroupStandForTheirHops) {
+  auto s = snapshot_of(upstreams, json::array({
+                                      {{"match", {{"domain", {"chain.example"}}}}, {"via", "via-tor"}},
+                                      {{"match", {{"domain", {"group.example"}}}}, {"via", "pool"}},
+                                  }));
+  auto chain = routing::decide(*s, to("chain.example:443"));
+  ASSERT_EQ(chain.positions.size(), 1u);
+  ASSERT_EQ(chain.positions[0].hops.size(), 2u);
+  // The last hop (socks5://) takes addresses: hopgate resolves the target. proxy.example comes
+  // after a socks5h hop, which is handed the name: not looked up here.
+  EXPECT_EQ(chain.target_dns, TargetDns::local);
+  EXPECT_EQ(chain.local_lookups, std::vector<std::string>{"chain.example"});
+  auto group = routing::decide(*s, to("group.example:443"));
+  ASSERT_EQ(group.positions.size(), 1u);
+  ASSERT_EQ(group.positions[0].hops.size(), 1u);
+  EXPECT_EQ(group.positions[0].hops[0]->host, "proxy.example"); // the first member
+  EXPECT_EQ(group.target_dns, TargetDns::local);
+}
+
+TEST(Router, PortAndBlockRefusalsComeBeforeAnyLookup) {
+  auto s = snapshot_of(upstreams, json::array({
+                                      {{"match", {{"domain", {"ports.example"}}}}, {"via", "direct"}, {"allow_ports", {"443"}}},
+                                      {{"match", {{"domain", {"blocked.example"}}}}, {"via", "block"}},
+                                  }));
+  EXPECT_EQ(routing::decide(*s, to("ports.example:443")).refusal, Refusal::none);
+  auto port = routing::decide(*s, to("ports.example:80"));
+  EXPECT_EQ(port.refusal, Refusal::port_not_allowed);
+  EXPECT_EQ(port.target_dns, TargetDns::not_reached);
+  EXPECT_TRUE(port.local_lookups.empty());
+  EXPECT_EQ(routing::decide(*s, to("blocked.example:443")).refusal, Refusal::blocked);
+  // A BIND's port 0 names no port: any peer port is expected, so allow_ports does not refuse it.
+  EXPECT_EQ(routing::decide(*s, to("ports.example:0", Command::bind)).refusal, Refusal::none);
+}
+
+TEST(Router, CommandsNeedALastHopThatCanCarryThem) {
+  auto s = snapshot_of(upstreams, json::array({
+                                      {{"match", {{"port", {"1"}}}}, {"via", "web"}},
+                                      {{"match", {{"port", {"2"}}}}, {"via", "v4"}},
+                                      {{"match", {{"port", {"3"}}}}, {"via", "tor"}},
+                                  }));
+  EXPECT_EQ(routing::decide(*s, to("10.0.0.1:1", Command::bind)).refusal, Refusal::command_not_supported);
+  EXPECT_EQ(routing::decide(*s, to("10.0.0.1:1", Command::connect)).refusal, Refusal::none);
+  EXPECT_EQ(routing::decide(*s, to("10.0.0.1:2", Command::bind)).refusal, Refusal::none);
+  EXPECT_EQ(routing::decide(*s, to("10.0.0.1:2", Command::udp_associate)).refusal, Refusal::command_not_supported);
+  EXPECT_EQ(routing::decide(*s, to("10.0.0.1:3", Command::udp_associate)).refusal, Refusal::none);
+  EXPECT_EQ(routing::decide(*s, to("10.0.0.1:4", Command::udp_associate)).refusal, Refusal::none); // default direct
+}
+
+TEST(Router, UdpIsPossibleWhenARuleForThisClientCarriesIt) {
+  auto s = snapshot_of(upstreams, json::array({{{"match", {{"user", {"alice"}}}}, {"via", "tor"}}}), "block");
+  routing::Client alice{boost::asio::ip::make_address("127.0.0.1"), "alice", {}, config::Protocol::socks};
+  routing::Client bob = alice;
+  bob.user = "bob";
+  EXPECT_TRUE(routing::udp_possible(*s, alice));
+  EXPECT_FALSE(routing::udp_possible(*s, bob));
+  auto http_only = snapshot_of(upstreams, json::array({{{"match", {{"frontend", {"http"}}}}, {"via", "direct"}}}), "block");
+  EXPECT_FALSE(routing::udp_possible(*http_only, alice)) << "the rule is for the HTTP front end only";
+}
+
+TEST(Router, ResolveRuleAsksForTheAddressesFirst) {
+  auto s = snapshot_of(upstreams, json::array({{{"match", {{"cidr", {"10.0.0.0/8"}}}}, {"resolve", true}, {"via", "block"}}}));
+  auto first = routing::decide(*s, to("intranet.example:443"));
+  EXPECT_TRUE(first.needs_resolution());
+  EXPECT_EQ(first.target_dns, TargetDns::local);
+  boost::asio::ip::address inside[] = {boost::asio::ip::make_address("10.1.2.3")};
+  EXPECT_EQ(routing::decide(*s, to("intranet.example:443"), inside, true).refusal, Refusal::blocked);
+  boost::asio::ip::address outside[] = {boost::asio::ip::make_address("192.0.2.7")};
+  EXPECT_EQ(routing::decide(*s, to("intranet.example:443"), outside, true).rule_name(), "default");
+}
