@@ -212,7 +212,7 @@ awaitable<void> Gateway::accept_loop(ListenerPtr l, std::size_t w) {
       continue;
     }
     if (l->admin) {
-      asio::co_spawn(socket.get_executor(), admin::serve_admin(std::move(socket), shared_, *this),
+      asio::co_spawn(socket.get_executor(), admin::serve_admin(std::move(socket), admin_sources_, *this),
                      [](std::exception_ptr e) { log_exception(e, "admin session"); });
     } else {
       frontend::ListenerInfo info;

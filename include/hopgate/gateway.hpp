@@ -8,6 +8,7 @@
 // Listener addresses that the new config adds are bound before anything changes (a failure
 // changes nothing); addresses it drops stop accepting; the others are not touched.
 #include "hopgate/admin/control.hpp"
+#include "hopgate/admin/sources.hpp"
 #include "hopgate/config/config.hpp"
 #include "hopgate/core/fd_reserve.hpp"
 #include "hopgate/frontend/context.hpp"
@@ -93,6 +94,7 @@ private:
   std::vector<std::unique_ptr<frontend::Worker>> workers_;
   std::vector<std::thread> threads_;
   frontend::Shared shared_;
+  admin::Sources admin_sources_{shared_.routes, shared_.registry, shared_.stats, shared_.draining};
   mutable std::mutex listeners_mutex_; ///< guards listeners_ and each one's `info`
   std::vector<ListenerPtr> listeners_;
   FdReserve fd_reserve_; ///< released and restored by the accept loops

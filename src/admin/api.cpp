@@ -337,7 +337,7 @@ std::vector<std::string_view> field_values(const Request& req, std::string_view 
 bool is_public(std::string_view path) { return path == "/healthz" || path == "/readyz"; }
 
 /// The Host rule (browser_guard.hpp): the answer to a request that fails it, or nullopt.
-std::optional<Response> host_refusal(const Request& req, const config::Listener* admin, Stats& stats) {
+std::optional<Response> host_refusal(const Request& req, const config::Listener* admin, observe::Stats& stats) {
   auto hosts = field_values(req, "Host");
   // HTTP/1.0 may omit Host (RFC 9112 §3.2); no browser does, so that is no way in for a page.
   if (hosts.empty() && req.version() < 11) return std::nullopt;
@@ -355,7 +355,7 @@ std::optional<Response> host_refusal(const Request& req, const config::Listener*
                                                           : "the Host header is not host[:port]");
 }
 
-Response cross_site_refusal(const Request& req, const std::string& reason, Stats& stats) {
+Response cross_site_refusal(const Request& req, const std::string& reason, observe::Stats& stats) {
   stats.on_admin_refused("cross_site");
   return error_response(req, http::status::forbidden, "cross_site_refused",
                         "refused a request from another web origin: " + reason +
@@ -370,7 +370,7 @@ void add_cors_headers(Response& res, const std::string& origin) {
 
 /// OPTIONS: a CORS preflight from a configured origin, or the plain Allow answer.
 Response answer_options(const Request& req, std::string_view path, const CrossSiteAnswer& cross, const config::Listener* admin,
-                        Stats& stats) {
+                        observe::Stats& stats) {
   auto allow = allowed_methods(path);
   if (allow.empty()) return error_response(req, http::status::not_found, "not_found", "no such endpoint: " + std::string(path));
   if (!req[http::field::origin].empty() && cross.cors_origin.empty())
@@ -532,7 +532,7 @@ awaitable<void> refuse(beast::tcp_stream& stream, http::status status, std::stri
 
 } // namespace
 
-awaitable<void> serve_admin(tcp::socket socket, frontend::Shared& shared, Control& control) {
+awaitable<void> serve_admin(tcp::socket socket, const Sources& shared, Control& control) {
   error_code ec;
   auto peer = socket.remote_endpoint(ec);
   if (ec) co_return;

@@ -1,7 +1,7 @@
 #include "hopgate/admin/metrics.hpp"
 
 #include "hopgate/dns/resolver.hpp"
-#include "hopgate/frontend/udp_associate.hpp"
+#include "hopgate/observe/udp_counters.hpp"
 #include "hopgate/upstream/health.hpp"
 
 #include <filesystem>
@@ -125,7 +125,7 @@ ProcessInfo read_process_info() {
   return p;
 }
 
-std::string render_metrics(const frontend::Shared& shared, const Control& control, Clock::time_point now) {
+std::string render_metrics(const Sources& shared, const Control& control, Clock::time_point now) {
   auto s = shared.stats.snapshot();
   auto snapshot = shared.current();
   Writer w;
@@ -181,9 +181,9 @@ std::string render_metrics(const frontend::Shared& shared, const Control& contro
            "Time to connect along a route, by upstream (the route's via: \"direct\", an upstream, a chain or a group).");
   for (auto& [up, h] : s.dials) {
     std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < DialHistogram::bounds.size(); ++i) {
+    for (std::size_t i = 0; i < observe::DialHistogram::bounds.size(); ++i) {
       cumulative += h.buckets[i];
-      w.sample("hopgate_dial_duration_seconds_bucket", {{"upstream", up}, {"le", Writer::number(DialHistogram::bounds[i])}},
+      w.sample("hopgate_dial_duration_seconds_bucket", {{"upstream", up}, {"le", Writer::number(observe::DialHistogram::bounds[i])}},
                cumulative);
     }
     w.sample("hopgate_dial_duration_seconds_bucket", {{"upstream", up}, {"le", "+Inf"}}, h.count);
@@ -226,7 +226,7 @@ std::string render_metrics(const frontend::Shared& shared, const Control& contro
   for (auto& h : health) w.sample("hopgate_upstream_health_failures_total", {{"upstream", h.name}}, h.failures);
 
   // SOCKS5 UDP ASSOCIATE relay.
-  const auto& u = frontend::udp_counters();
+  const auto& u = observe::udp_counters();
   auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   w.family("hopgate_udp_associations_active", "gauge", "Open UDP associations.");
   w.sample("hopgate_udp_associations_active", {}, load(u.associations_active));

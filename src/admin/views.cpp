@@ -19,7 +19,7 @@ double unix_time(Clock::time_point t, Clock::time_point now) {
 
 json null_if_empty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
-json totals_json(const TrafficTotals& t) {
+json totals_json(const observe::TrafficTotals& t) {
   return {{"connections", t.connections},
           {"bytes_up", t.bytes_up},
           {"bytes_down", t.bytes_down},
@@ -67,7 +67,7 @@ json redact_config(json doc) {
   return doc;
 }
 
-json stats_json(frontend::Shared& shared, const Control& control, Clock::time_point now) {
+json stats_json(const Sources& shared, const Control& control, Clock::time_point now) {
   auto s = shared.stats.snapshot();
   auto snapshot = shared.current();
 
@@ -93,11 +93,11 @@ json stats_json(frontend::Shared& shared, const Control& control, Clock::time_po
     r.down += down;
   }
 
-  RateWindow::Totals totals;
+  observe::RateWindow::Totals totals;
   json frontends = json::object();
   for (auto fe : {config::Protocol::http, config::Protocol::socks}) {
     std::string name(config::to_string(fe));
-    TrafficTotals t;
+    observe::TrafficTotals t;
     if (auto it = s.frontends.find(name); it != s.frontends.end()) t = it->second;
     auto& live = live_frontends[name];
     json j = totals_json(t);
@@ -125,7 +125,7 @@ json stats_json(frontend::Shared& shared, const Control& control, Clock::time_po
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   json routes = json::object();
   for (auto& name : names) {
-    TrafficTotals t;
+    observe::TrafficTotals t;
     if (auto it = s.routes.find(name); it != s.routes.end()) t = it->second;
     auto& live = live_routes[name];
     json j = totals_json(t);
@@ -168,7 +168,7 @@ json stats_json(frontend::Shared& shared, const Control& control, Clock::time_po
           {"reloads", reloads}};
 }
 
-json connections_json(const Registry& registry, const ConnectionFilter& f, Clock::time_point now) {
+json connections_json(const observe::Registry& registry, const ConnectionFilter& f, Clock::time_point now) {
   json list = json::array();
   std::size_t matched = 0;
   for (auto& c : registry.list()) {

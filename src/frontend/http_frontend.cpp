@@ -270,7 +270,7 @@ struct Exchange {
 
 class HttpSession {
 public:
-  HttpSession(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, config::AuthMode auth)
+  HttpSession(tcp::socket& client, SessionContext& ctx, observe::Connection& conn, config::AuthMode auth)
       : client_(client), ctx_(ctx), conn_(conn), auth_(auth), peer_(ctx.peer.address()) {}
 
   awaitable<std::string> run(std::vector<std::uint8_t> buffered) {
@@ -998,7 +998,7 @@ private:
 
   tcp::socket& client_;
   SessionContext& ctx_;
-  admin::Connection& conn_;
+  observe::Connection& conn_;
   config::AuthMode auth_;
   asio::ip::address peer_;
   beast::flat_buffer in_; ///< bytes from the client not yet parsed (pipelined requests, tunnel data)
@@ -1020,7 +1020,7 @@ private:
 
 } // namespace
 
-awaitable<std::string> serve_http(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> serve_http(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
                                   std::vector<std::uint8_t> buffered, config::AuthMode auth,
                                   std::optional<TunnelPlan>& tunnel) {
   HttpSession session(client, ctx, conn, auth);

@@ -7,7 +7,7 @@
 namespace hopgate::frontend {
 
 awaitable<Admission> admit(SessionContext& ctx, std::shared_ptr<const routing::Snapshot> snapshot,
-                           const routing::Request& request, const admin::Connection& conn) {
+                           const routing::Request& request, const observe::Connection& conn) {
   Admission out{std::move(snapshot), {}, std::nullopt};
   out.verdict = co_await routing::route(*out.snapshot, request, ctx.worker.resolver);
   if (out.verdict.lookups_made) ctx.shared.stats.on_local_lookups(out.verdict.rule_name(), out.verdict.lookups_made);
@@ -40,7 +40,7 @@ upstream::DialRequest dial_request(std::shared_ptr<const routing::Snapshot> snap
                                verdict.remote_dns, request.command};
 }
 
-awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const routing::Request& request, admin::Connection& conn) {
+awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const routing::Request& request, observe::Connection& conn) {
   auto ex = co_await asio::this_coro::executor;
   auto snapshot = ctx.current(); // named: GCC 12 mishandles temporaries in a co_await (PR 100611)
   auto admission = co_await admit(ctx, snapshot, request, conn);
@@ -82,7 +82,7 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const routing::R
   co_return out;
 }
 
-void log_close(const admin::Connection& conn, std::string_view result, Clock::duration took) {
+void log_close(const observe::Connection& conn, std::string_view result, Clock::duration took) {
   std::lock_guard lock(conn.mutex);
   spdlog::info("conn {} {} {} user={} target={} route={} via={} up={} down={} {:.3f}s {}", conn.id,
                config::to_string(conn.frontend), conn.client, conn.user.empty() ? "-" : conn.user,

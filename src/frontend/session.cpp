@@ -95,7 +95,7 @@ awaitable<std::string> refuse_http_over_limit(tcp::socket& client, std::vector<s
 /// Reads the first bytes, tells SOCKS (0x04, 0x05) from HTTP (a method's letters) and serves
 /// the protocol. `proto` is set once the protocol is known; `tunnel` when a CONNECT (SOCKS or
 /// HTTP) is left to relay.
-awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
                                          const config::Config& cfg, const config::Listener* lcfg,
                                          const ListenerInfo& listener, const ConnectionLimits::Slot& slot,
                                          std::optional<TunnelPlan>& tunnel, std::optional<config::Protocol>& proto) {
@@ -124,7 +124,7 @@ awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ct
 }
 
 /// What every session does at its end: stats, the access-log line, out of the registry.
-void end_session(Shared& shared, admin::Connection& conn, ConnectionLimits::Slot& slot,
+void end_session(Shared& shared, observe::Connection& conn, ConnectionLimits::Slot& slot,
                  std::optional<config::Protocol> proto, std::string_view result, Clock::time_point started) {
   if (proto) {
     std::string route;
@@ -149,7 +149,7 @@ void end_session(Shared& shared, admin::Connection& conn, ConnectionLimits::Slot
 /// done after relaying.
 class SessionEnd final : public relay::TunnelEnd {
 public:
-  SessionEnd(Shared& shared, std::shared_ptr<admin::Connection> conn, ConnectionLimits::Slot slot,
+  SessionEnd(Shared& shared, std::shared_ptr<observe::Connection> conn, ConnectionLimits::Slot slot,
              std::optional<config::Protocol> proto, Clock::time_point started, std::vector<std::shared_ptr<void>> holds,
              std::string log_note)
       : shared_(shared), conn_(std::move(conn)), slot_(std::move(slot)), proto_(proto), started_(started),
@@ -169,7 +169,7 @@ public:
 
 private:
   Shared& shared_;
-  std::shared_ptr<admin::Connection> conn_;
+  std::shared_ptr<observe::Connection> conn_;
   ConnectionLimits::Slot slot_;
   std::optional<config::Protocol> proto_;
   Clock::time_point started_;

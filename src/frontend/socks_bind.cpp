@@ -91,7 +91,7 @@ template <class Decode> awaitable<std::size_t> read_hop_message(tcp::socket& s, 
 }
 
 /// BIND on a direct route: hopgate listens itself.
-awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
                                    const config::Config& cfg, const TargetAddress& peer, SocksVersion version,
                                    Bytes& client_pending, std::optional<TunnelPlan>& tunnel) {
   auto ex = co_await asio::this_coro::executor;
@@ -175,7 +175,7 @@ awaitable<std::string> bind_direct(tcp::socket& client, SessionContext& ctx, adm
 }
 
 /// BIND through an upstream whose last hop speaks SOCKS: that hop listens, we pass on its replies.
-awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
                                      const std::shared_ptr<const routing::Snapshot>& snapshot, const routing::Verdict& verdict,
                                      const routing::Request& request, SocksVersion version, Bytes& client_pending,
                                      std::optional<TunnelPlan>& tunnel) {
@@ -265,7 +265,7 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, a
 
 } // namespace
 
-awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
                                   const routing::Request& request, SocksVersion version,
                                   std::vector<std::uint8_t>& client_pending, std::optional<TunnelPlan>& tunnel) {
   auto snapshot = ctx.current();

@@ -75,7 +75,7 @@ std::string plan_tunnel(RoutedConnection& routed, const Bytes& client_pending, s
   return "ok";
 }
 
-awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, Bytes& buf,
+awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, observe::Connection& conn, Bytes& buf,
                                     config::AuthMode auth, std::optional<TunnelPlan>& tunnel) {
   s4::Request req;
   error_code ec;
@@ -120,7 +120,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ad
   co_return plan_tunnel(routed, buf, tunnel);
 }
 
-awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, admin::Connection& conn, Bytes& buf,
+awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, observe::Connection& conn, Bytes& buf,
                                     config::AuthMode auth, std::optional<TunnelPlan>& tunnel) {
   auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
@@ -229,7 +229,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ad
 
 } // namespace
 
-awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> serve_socks(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
                                    std::vector<std::uint8_t> buffered, config::AuthMode auth,
                                    std::optional<TunnelPlan>& tunnel) {
   if (buffered.empty()) co_return "closed before greeting";

@@ -79,7 +79,7 @@ std::optional<std::string> target_refusal(const OwnEndpoints& own, bool deny_pri
   return std::nullopt;
 }
 
-awaitable<bool> refuse_request(SessionContext& ctx, const routing::Snapshot& snapshot, const admin::Connection& conn,
+awaitable<bool> refuse_request(SessionContext& ctx, const routing::Snapshot& snapshot, const observe::Connection& conn,
                                const TargetAddress& target, const routing::Decision& decision, Refusal& refusal) {
   auto refuse = [&](ProxyError e, std::string where, std::string detail) {
     refusal.ec = e;

@@ -18,6 +18,9 @@
 #include <random>
 
 namespace hopgate::frontend {
+
+using observe::udp_counters;
+using observe::UdpCounters;
 namespace {
 
 using udp = asio::ip::udp;
@@ -137,13 +140,13 @@ struct NameEntry {
 /// and the tasks it spawns (reply readers, lookups, upstream dials) all hold it; `closed`
 /// tells the stragglers that the session is gone and `conn` must not be touched any more.
 struct Association {
-  Association(const asio::any_io_executor& e, SessionContext c, admin::Connection& cn, routing::Client w,
+  Association(const asio::any_io_executor& e, SessionContext c, observe::Connection& cn, routing::Client w,
               std::size_t max)
       : ex(e), ctx(c), conn(cn), who(std::move(w)), relay(e), out4(e), out6(e), max_datagram(max) {}
 
   asio::any_io_executor ex;
   SessionContext ctx;
-  admin::Connection& conn;
+  observe::Connection& conn;
   routing::Client who;
   udp::socket relay;      ///< faces the client
   udp::socket out4, out6; ///< direct routes, opened on first use
@@ -650,12 +653,7 @@ error_code bind_relay(udp::socket& s, const asio::ip::address& address, const st
 
 } // namespace
 
-UdpCounters& udp_counters() {
-  static UdpCounters c;
-  return c;
-}
-
-awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> serve_udp_associate(tcp::socket& control, SessionContext& ctx, observe::Connection& conn,
                                            const routing::Client& who, const TargetAddress& requested) {
   auto ex = co_await asio::this_coro::executor;
   auto snapshot = ctx.current();

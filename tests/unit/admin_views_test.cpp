@@ -6,6 +6,7 @@
 #include "hopgate/admin/pac.hpp"
 #include "hopgate/admin/views.hpp"
 #include "hopgate/config/loader.hpp"
+#include "hopgate/frontend/context.hpp" // the Shared state the gateway builds admin::Sources from
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -14,6 +15,7 @@
 
 using namespace hopgate;
 using namespace hopgate::admin;
+using namespace hopgate::observe;
 using nlohmann::json;
 namespace http = boost::beast::http;
 
@@ -111,9 +113,10 @@ private:
 /// Shared state, a fake control and a way to run one request.
 struct Harness {
   frontend::Shared shared;
+  Sources sources{shared.routes, shared.registry, shared.stats, shared.draining};
   std::unique_ptr<FakeControl> control;
   explicit Harness(json doc = sample_doc()) {
-    shared.snapshot.store(snapshot_of(doc));
+    shared.publish(snapshot_of(doc));
     control = std::make_unique<FakeControl>(shared, doc);
   }
   Response run(http::verb method, const std::string& target, std::string body = "",
@@ -125,7 +128,7 @@ struct Harness {
     req.prepare_payload();
     asio::io_context io;
     Response out;
-    asio::co_spawn(io, handle_request(req, ApiContext{shared, *control}), [&](std::exception_ptr e, Response r) {
+    asio::co_spawn(io, handle_request(req, ApiContext{sources, *control}), [&](std::exception_ptr e, Response r) {
       if (e) std::rethrow_exception(e);
       out = std::move(r);
     });
@@ -159,7 +162,7 @@ TEST(AdminRedaction, UrlsAndDocument) {
 TEST(AdminUpstreams, UrlWithoutPasswordAndGroups) {
   auto snap = snapshot_of(sample_doc());
   frontend::Shared shared;
-  shared.snapshot.store(snap);
+  shared.publish(snap);
   FakeControl control(shared, sample_doc());
   auto j = upstreams_json(*snap->config, control);
   std::map<std::string, json> by;
@@ -319,7 +322,7 @@ TEST(AdminMetricsText, EscapesAndProcessInfo) {
   h.shared.stats.on_dial("direct", std::chrono::milliseconds(3), true);
   h.shared.stats.on_dial("direct", std::chrono::seconds(20), false);
   h.shared.stats.on_close(config::Protocol::socks, "we\"ird", 5, 7, ProxyError::ok);
-  auto text = render_metrics(h.shared, *h.control, Clock::now());
+  auto text = render_metrics(h.sources, *h.control, Clock::now());
   EXPECT_NE(text.find("hopgate_connections_total{frontend=\"socks\",route=\"we\\\"ird\",result=\"ok\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("hopgate_dial_duration_seconds_bucket{upstream=\"direct\",le=\"0.005\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("hopgate_dial_duration_seconds_bucket{upstream=\"direct\",le=\"10\"} 1\n"), std::string::npos) << text;

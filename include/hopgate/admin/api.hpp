@@ -2,7 +2,7 @@
 // The JSON admin API (Boost.Beast): health, stats, connections, routes, reload, metrics, PAC.
 // See docs/admin-api.md for every endpoint with an example.
 #include "hopgate/admin/control.hpp"
-#include "hopgate/frontend/context.hpp"
+#include "hopgate/admin/sources.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -21,7 +21,7 @@ inline constexpr std::size_t max_request_head = 16 * 1024;
 
 /// What the handlers work on.
 struct ApiContext {
-  frontend::Shared& shared;
+  const Sources& shared;
   Control& control;
 };
 
@@ -30,6 +30,6 @@ struct ApiContext {
 awaitable<Response> handle_request(const Request& req, ApiContext ctx);
 
 /// Serves one admin client connection (HTTP/1.1 keep-alive) until it closes or idles out.
-awaitable<void> serve_admin(tcp::socket socket, frontend::Shared& shared, Control& control);
+awaitable<void> serve_admin(tcp::socket socket, const Sources& shared, Control& control);
 
 } // namespace hopgate::admin

@@ -1,7 +1,7 @@
 #pragma once
 // GET /metrics: the Prometheus text exposition format, version 0.0.4.
 #include "hopgate/admin/control.hpp"
-#include "hopgate/frontend/context.hpp"
+#include "hopgate/admin/sources.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -28,6 +28,6 @@ ProcessInfo read_process_info();
 std::string escape_label_value(std::string_view value);
 
 /// Every hopgate metric, rendered at `now`.
-std::string render_metrics(const frontend::Shared& shared, const Control& control, Clock::time_point now);
+std::string render_metrics(const Sources& shared, const Control& control, Clock::time_point now);
 
 } // namespace hopgate::admin

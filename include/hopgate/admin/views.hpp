@@ -2,8 +2,8 @@
 // The JSON documents of the admin API, built from the shared state without any I/O, so that
 // unit tests can check them without sockets. The HTTP side lives in admin/api.hpp.
 #include "hopgate/admin/control.hpp"
-#include "hopgate/admin/registry.hpp"
-#include "hopgate/frontend/context.hpp"
+#include "hopgate/observe/registry.hpp"
+#include "hopgate/admin/sources.hpp"
 #include "hopgate/routing/router.hpp"
 #include "hopgate/routing/snapshot.hpp"
 
@@ -25,7 +25,7 @@ std::string redact_url(std::string_view url);
 nlohmann::json redact_config(nlohmann::json doc);
 
 /// GET /api/v1/stats.
-nlohmann::json stats_json(frontend::Shared& shared, const Control& control, Clock::time_point now);
+nlohmann::json stats_json(const Sources& shared, const Control& control, Clock::time_point now);
 
 /// Filters and paging of GET /api/v1/connections; empty strings do not filter.
 struct ConnectionFilter {
@@ -39,7 +39,7 @@ struct ConnectionFilter {
   static constexpr std::size_t max_limit = 1000;
 };
 /// GET /api/v1/connections.
-nlohmann::json connections_json(const Registry& registry, const ConnectionFilter& filter, Clock::time_point now);
+nlohmann::json connections_json(const observe::Registry& registry, const ConnectionFilter& filter, Clock::time_point now);
 
 /// GET /api/v1/routes: the rule list as written (PUT-able as is) plus its effective names.
 nlohmann::json routes_json(const nlohmann::json& doc, const routing::Snapshot& snapshot);

@@ -1,12 +1,12 @@
 #pragma once
 // What a front-end session needs from the rest of the process.
-#include "hopgate/admin/registry.hpp"
-#include "hopgate/admin/stats.hpp"
+#include "hopgate/observe/registry.hpp"
+#include "hopgate/observe/stats.hpp"
 #include "hopgate/core/asio.hpp"
 #include "hopgate/dns/resolver.hpp"
 #include "hopgate/frontend/http_pool.hpp"
 #include "hopgate/frontend/limits.hpp"
-#include "hopgate/routing/snapshot.hpp"
+#include "hopgate/routing/published.hpp"
 
 #include <atomic>
 #include <memory>
@@ -16,20 +16,14 @@ namespace hopgate::frontend {
 
 /// Process-wide state shared by every session: read-mostly.
 struct Shared {
-  std::atomic<std::shared_ptr<const routing::Snapshot>> snapshot; ///< set through publish()
-  /// Moves on after each publish(); a worker compares it with its own copy (a plain load, no
-  /// write to a line the other workers read) to know when to take the new snapshot.
-  std::atomic<std::uint64_t> snapshot_version{0};
-  admin::Registry registry;
-  admin::Stats stats;
+  routing::Published routes; ///< the snapshot in force
+  observe::Registry registry;
+  observe::Stats stats;
   std::atomic<bool> draining{false};
   Guard guard; ///< connection limits and hopgate's own listening addresses (limits.hpp)
 
-  std::shared_ptr<const routing::Snapshot> current() const { return snapshot.load(std::memory_order_acquire); }
-  void publish(std::shared_ptr<const routing::Snapshot> next) {
-    snapshot.store(std::move(next), std::memory_order_release);
-    snapshot_version.fetch_add(1, std::memory_order_release);
-  }
+  std::shared_ptr<const routing::Snapshot> current() const { return routes.current(); }
+  void publish(std::shared_ptr<const routing::Snapshot> next) { routes.publish(std::move(next)); }
 };
 
 /// Per io_context state: a session lives on one worker from accept to close. Used only from the
@@ -44,7 +38,7 @@ struct Worker {
   /// request costs a plain load of the version, and the pointer handed out counts its
   /// references in a block of this worker's own (which keeps the shared one alive).
   std::shared_ptr<const routing::Snapshot> current(const Shared& shared) {
-    auto version = shared.snapshot_version.load(std::memory_order_acquire);
+    auto version = shared.routes.version();
     if (!local_ || version != version_) {
       auto holder = std::make_shared<const std::shared_ptr<const routing::Snapshot>>(shared.current());
       local_ = std::shared_ptr<const routing::Snapshot>(holder, holder->get());

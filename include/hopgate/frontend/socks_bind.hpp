@@ -4,7 +4,7 @@
 // the proxy listens on, the second the peer that connected; then the two are relayed.
 // On a direct route hopgate listens itself; when the route's last hop is a SOCKS4 or SOCKS5
 // upstream the BIND goes to that hop and both of its replies are passed on.
-#include "hopgate/admin/registry.hpp"
+#include "hopgate/observe/registry.hpp"
 #include "hopgate/config/config.hpp"
 #include "hopgate/frontend/context.hpp"
 #include "hopgate/frontend/tunnel_plan.hpp"
@@ -26,7 +26,7 @@ enum class SocksVersion { v4, v5 };
 /// `client_pending` holds bytes the client sent past its request: they go to the peer first.
 /// Returns the result text for the access log. Once the peer is connected and both replies are
 /// sent, `tunnel` is set and the caller relays it, like a CONNECT's.
-awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, admin::Connection& conn,
+awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
                                   const routing::Request& request, SocksVersion version, std::vector<std::uint8_t>& client_pending,
                                   std::optional<TunnelPlan>& tunnel);
 

@@ -4,7 +4,7 @@
 // and with `deny_private_targets` loopback, private and link-local networks (SSRF protection).
 // Both front ends ask here through route_and_dial, which also refuses connections flagged over
 // a connection limit at accept (limits.hpp).
-#include "hopgate/admin/registry.hpp"
+#include "hopgate/observe/registry.hpp"
 #include "hopgate/core/target.hpp"
 #include "hopgate/frontend/context.hpp"
 #include "hopgate/frontend/limits.hpp"
@@ -44,7 +44,7 @@ struct Refusal {
 /// a private target under deny_private_targets (not_allowed). A name is checked after resolving
 /// it when the route is direct and the check needs addresses; through a remote-DNS upstream
 /// only the name itself can be judged. Returns true (with `refusal` filled in) when refused.
-awaitable<bool> refuse_request(SessionContext& ctx, const routing::Snapshot& snapshot, const admin::Connection& conn,
+awaitable<bool> refuse_request(SessionContext& ctx, const routing::Snapshot& snapshot, const observe::Connection& conn,
                                const TargetAddress& target, const routing::Decision& decision, Refusal& refusal);
 
 } // namespace hopgate::frontend

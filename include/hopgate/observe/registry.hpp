@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace hopgate::admin {
+namespace hopgate::observe {
 
 /// One live connection. The strings under `mutex` change at most a few times per connection (an
 /// HTTP connection: when its requests go somewhere else); `state` and `error` are atomics, so
@@ -63,4 +63,4 @@ private:
   std::atomic<std::size_t> size_{0};
 };
 
-} // namespace hopgate::admin
+} // namespace hopgate::observe

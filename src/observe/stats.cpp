@@ -1,8 +1,8 @@
-#include "hopgate/admin/stats.hpp"
+#include "hopgate/observe/stats.hpp"
 
 #include <algorithm>
 
-namespace hopgate::admin {
+namespace hopgate::observe {
 namespace {
 
 std::string result_kind(ProxyError result) { return result == ProxyError::ok ? "ok" : error_code(result).message(); }
@@ -119,4 +119,4 @@ StatsSnapshot Stats::snapshot() const {
   return s_;
 }
 
-} // namespace hopgate::admin
+} // namespace hopgate::observe

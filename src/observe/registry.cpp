@@ -1,9 +1,9 @@
-#include "hopgate/admin/registry.hpp"
+#include "hopgate/observe/registry.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
-namespace hopgate::admin {
+namespace hopgate::observe {
 
 std::shared_ptr<Connection> Registry::open(std::string client, config::Protocol frontend, asio::any_io_executor ex) {
   auto c = std::make_shared<Connection>();
@@ -58,4 +58,4 @@ bool Registry::kill(std::uint64_t id) {
 
 std::size_t Registry::size() const { return size_.load(std::memory_order_relaxed); }
 
-} // namespace hopgate::admin
+} // namespace hopgate::observe

@@ -15,7 +15,7 @@
 #include <string>
 #include <tuple>
 
-namespace hopgate::admin {
+namespace hopgate::observe {
 
 struct TrafficTotals {
   std::uint64_t connections = 0;
@@ -98,4 +98,4 @@ private:
   RateWindow rates_;
 };
 
-} // namespace hopgate::admin
+} // namespace hopgate::observe
