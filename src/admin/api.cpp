@@ -115,13 +115,6 @@ Target parse_target(std::string_view t) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
 bool is_json_content_type(std::string_view ct) {
   auto semi = ct.find(';');
   return iequals(trim_ows(ct.substr(0, semi)), "application/json");

@@ -93,25 +93,31 @@ json stats_json(const Sources& shared, const Control& control, Clock::time_point
     r.down += down;
   }
 
+  // One row: the closed connections' totals and what the live ones carried so far; the same
+  // figures feed the rate window under `key` ("frontend/http", "route/tor").
   observe::RateWindow::Totals totals;
+  auto traffic_row = [&totals](const observe::TrafficTotals& t, const Live& live, std::uint64_t active,
+                               std::uint64_t connections, const std::string& key) {
+    json j = totals_json(t);
+    j["active"] = active;
+    j["live_bytes_up"] = live.up;
+    j["live_bytes_down"] = live.down;
+    totals[key + "/connections"] = static_cast<double>(connections);
+    totals[key + "/bytes_up"] = static_cast<double>(t.bytes_up + live.up);
+    totals[key + "/bytes_down"] = static_cast<double>(t.bytes_down + live.down);
+    return j;
+  };
   json frontends = json::object();
   for (auto fe : {config::Protocol::http, config::Protocol::socks}) {
     std::string name(config::to_string(fe));
     observe::TrafficTotals t;
     if (auto it = s.frontends.find(name); it != s.frontends.end()) t = it->second;
-    auto& live = live_frontends[name];
-    json j = totals_json(t);
-    j["active"] = t.active;
-    j["live_bytes_up"] = live.up;
-    j["live_bytes_down"] = live.down;
+    json j = traffic_row(t, live_frontends[name], t.active, t.connections, "frontend/" + name);
     json hs = json::object();
     for (auto& [key, n] : s.handshake_errors)
       if (key.starts_with(name + ":")) hs[key.substr(name.size() + 1)] = n;
     j["handshake_errors"] = hs;
     frontends[name] = j;
-    totals["frontend/" + name + "/connections"] = static_cast<double>(t.connections);
-    totals["frontend/" + name + "/bytes_up"] = static_cast<double>(t.bytes_up + live.up);
-    totals["frontend/" + name + "/bytes_down"] = static_cast<double>(t.bytes_down + live.down);
   }
 
   // Every configured rule appears, with zeros until it sees traffic; rules of older configs that
@@ -128,16 +134,10 @@ json stats_json(const Sources& shared, const Control& control, Clock::time_point
     observe::TrafficTotals t;
     if (auto it = s.routes.find(name); it != s.routes.end()) t = it->second;
     auto& live = live_routes[name];
-    json j = totals_json(t);
-    j["active"] = live.active;
-    j["live_bytes_up"] = live.up;
-    j["live_bytes_down"] = live.down;
+    json j = traffic_row(t, live, live.active, t.connections + live.active, "route/" + name);
     auto dns = s.route_dns_lookups.find(name);
     j["dns_lookups"] = dns == s.route_dns_lookups.end() ? 0 : dns->second;
     routes[name] = j;
-    totals["route/" + name + "/connections"] = static_cast<double>(t.connections + live.active);
-    totals["route/" + name + "/bytes_up"] = static_cast<double>(t.bytes_up + live.up);
-    totals["route/" + name + "/bytes_down"] = static_cast<double>(t.bytes_down + live.down);
   }
 
   // Rates over the last minute (since start until there is an older sample).

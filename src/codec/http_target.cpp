@@ -1,5 +1,6 @@
 #include "hopgate/codec/http_target.hpp"
 
+#include "hopgate/core/authority.hpp"
 #include "hopgate/core/base64.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -32,15 +33,6 @@ public:
   }
 };
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
 /// RFC 3986 reg-name restricted to what DNS names and their common relatives use.
 bool valid_reg_name(std::string_view h) {
   if (h.empty() || h.size() > 255) return false;
@@ -50,6 +42,20 @@ bool valid_reg_name(std::string_view h) {
     if (!ok) return false;
   }
   return true;
+}
+
+/// The port after the colon: 1-65535 in at most five digits, or `default_port` when none is
+/// needed and none was given. nullopt (ec = bad_port) otherwise.
+std::optional<std::uint16_t> port_of(std::string_view port, bool needed, std::uint16_t default_port,
+                                     boost::system::error_code& ec) {
+  if (!needed) return default_port;
+  unsigned v = 0;
+  auto [p, pec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  if (port.empty() || pec != std::errc{} || p != port.data() + port.size() || v == 0 || v > 65535 || port.size() > 5) {
+    ec = HttpError::bad_port;
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(v);
 }
 
 /// Parses "host[:port]" (port optional when `port_required` is false). Sets ec on failure.
@@ -85,18 +91,9 @@ std::optional<TargetAddress> parse_host_port(std::string_view a, bool port_requi
       return std::nullopt;
     }
     port_given = has_colon && !port.empty();
-    std::uint16_t value = default_port;
-    if (port_given || port_required) {
-      unsigned v = 0;
-      auto [p, pec] = std::from_chars(port.data(), port.data() + port.size(), v);
-      if (port.empty() || pec != std::errc{} || p != port.data() + port.size() || v == 0 || v > 65535 ||
-          port.size() > 5) {
-        ec = HttpError::bad_port;
-        return std::nullopt;
-      }
-      value = static_cast<std::uint16_t>(v);
-    }
-    return TargetAddress::from_ip(boost::asio::ip::address(v6), value);
+    auto value = port_of(port, port_given || port_required, default_port, ec);
+    if (!value) return std::nullopt;
+    return TargetAddress::from_ip(boost::asio::ip::address(v6), *value);
   }
   auto colon = a.rfind(':');
   if (colon != std::string_view::npos) {
@@ -115,18 +112,9 @@ std::optional<TargetAddress> parse_host_port(std::string_view a, bool port_requi
     return std::nullopt;
   }
   port_given = has_colon && !port.empty();
-  std::uint16_t value = default_port;
-  if (port_given || port_required) {
-    unsigned v = 0;
-    auto [p, pec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (port.empty() || pec != std::errc{} || p != port.data() + port.size() || v == 0 || v > 65535 ||
-        port.size() > 5) {
-      ec = HttpError::bad_port;
-      return std::nullopt;
-    }
-    value = static_cast<std::uint16_t>(v);
-  }
-  auto t = TargetAddress::from_host(host, value);
+  auto value = port_of(port, port_given || port_required, default_port, ec);
+  if (!value) return std::nullopt;
+  auto t = TargetAddress::from_host(host, *value);
   if (t.is_domain() && t.domain.empty()) {
     ec = HttpError::bad_host;
     return std::nullopt;

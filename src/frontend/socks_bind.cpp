@@ -7,6 +7,7 @@
 #include "hopgate/core/error_map.hpp"
 #include "hopgate/frontend/route_request.hpp"
 #include "hopgate/routing/router.hpp"
+#include "hopgate/upstream/hop_reader.hpp"
 
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -65,29 +66,6 @@ awaitable<void> watch_client(tcp::socket& client, Bytes& pending) {
   // Full: stop reading (back-pressure) and leave the end to the other branch or the deadline.
   asio::steady_timer forever(co_await asio::this_coro::executor, Clock::time_point::max());
   co_await forever.async_wait(use_nothrow);
-}
-
-/// Reads one message from the hop into `buf` (which may already hold it); returns its length.
-template <class Decode> awaitable<std::size_t> read_hop_message(tcp::socket& s, Bytes& buf, Decode decode, error_code& ec) {
-  for (;;) {
-    error_code dec = codec::CodecError::need_more;
-    std::size_t n = buf.empty() ? 0 : decode(std::span<const std::uint8_t>(buf), dec);
-    if (!dec) {
-      ec = {};
-      co_return n;
-    }
-    if (dec != codec::CodecError::need_more || buf.size() > 1024) {
-      ec = ProxyError::upstream_protocol_error;
-      co_return 0;
-    }
-    std::array<std::uint8_t, 512> chunk;
-    auto [rec, got] = co_await s.async_read_some(asio::buffer(chunk), use_nothrow);
-    if (rec) {
-      ec = (rec == asio::error::eof || rec == asio::error::connection_reset) ? error_code(ProxyError::upstream_protocol_error) : rec;
-      co_return 0;
-    }
-    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
-  }
 }
 
 /// BIND on a direct route: hopgate listens itself.
@@ -219,12 +197,12 @@ awaitable<std::string> bind_upstream(tcp::socket& client, SessionContext& ctx, o
     std::size_t n = 0;
     if (v4_hop) {
       s4::ReplyMessage m;
-      n = co_await read_hop_message(dial.socket, buf, [&](auto in, error_code& e) { return s4::decode_reply(in, m, e); }, ec);
+      n = co_await upstream::read_hop_message(dial.socket, buf, [&](auto in, error_code& e) { return s4::decode_reply(in, m, e); }, ec, 1024);
       rep = m.reply == static_cast<std::uint8_t>(s4::Reply::granted) ? 0 : socks5_reply_for(ProxyError::upstream_rejected);
       second = TargetAddress::from_ip(m.ip, m.port);
     } else {
       s5::ReplyMessage m;
-      n = co_await read_hop_message(dial.socket, buf, [&](auto in, error_code& e) { return s5::decode_reply(in, m, e); }, ec);
+      n = co_await upstream::read_hop_message(dial.socket, buf, [&](auto in, error_code& e) { return s5::decode_reply(in, m, e); }, ec, 1024);
       rep = m.reply;
       second = m.bound;
     }

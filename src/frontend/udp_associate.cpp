@@ -56,6 +56,26 @@ void count_drop(Drop why) {
   }
 }
 
+/// The SOCKS5 UDP header of a datagram, either way: its length, or nullopt (counted as a drop)
+/// when it is malformed, a fragment (optional in RFC 1928 section 7: we drop them) or too big.
+std::optional<std::size_t> unwrap(std::span<const std::uint8_t> datagram, s5::UdpHeader& h, std::size_t max_payload) {
+  error_code dec;
+  auto hl = s5::decode_udp_header(datagram, h, dec);
+  if (dec) {
+    count_drop(Drop::malformed);
+    return std::nullopt;
+  }
+  if (h.frag != 0) {
+    count_drop(Drop::fragment);
+    return std::nullopt;
+  }
+  if (datagram.size() - hl > max_payload) {
+    count_drop(Drop::too_big);
+    return std::nullopt;
+  }
+  return hl;
+}
+
 /// Association limits, in total and per client address, across every io_context.
 class Slots {
 public:
@@ -306,21 +326,9 @@ awaitable<void> channel_replies(AssociationPtr a, std::shared_ptr<Channel> ch) {
     if (a->closed || ec == asio::error::operation_aborted || !ch->socket.is_open()) co_return;
     if (ec) continue; // ICMP port unreachable for an earlier datagram
     s5::UdpHeader h;
-    error_code dec;
-    auto hl = s5::decode_udp_header({buf.data(), n}, h, dec);
-    if (dec) {
-      count_drop(Drop::malformed);
-      continue;
-    }
-    if (h.frag != 0) {
-      count_drop(Drop::fragment);
-      continue;
-    }
-    if (n - hl > a->max_datagram) {
-      count_drop(Drop::too_big);
-      continue;
-    }
-    co_await to_client(*a, {buf.data(), n}, n - hl);
+    auto hl = unwrap({buf.data(), n}, h, a->max_datagram);
+    if (!hl) continue;
+    co_await to_client(*a, {buf.data(), n}, n - *hl);
   }
 }
 
@@ -585,26 +593,14 @@ awaitable<void> client_loop(AssociationPtr a) {
       continue;
     }
     s5::UdpHeader h;
-    error_code dec;
-    auto hl = s5::decode_udp_header({buf.data(), n}, h, dec);
-    if (dec) {
-      count_drop(Drop::malformed);
-      continue;
-    }
-    if (h.frag != 0) { // fragmentation is optional (RFC 1928 section 7): we drop fragments
-      count_drop(Drop::fragment);
-      continue;
-    }
-    if (n - hl > a->max_datagram) {
-      count_drop(Drop::too_big);
-      continue;
-    }
+    auto hl = unwrap({buf.data(), n}, h, a->max_datagram);
+    if (!hl) continue;
     // The first good datagram fixes the client's port: replies go there.
     a->client_port = from.port();
     a->client_ep = from;
     a->client_known = true;
     a->last_activity = Clock::now();
-    co_await dispatch(a, std::move(h.target), {buf.data() + hl, n - hl}, scratch);
+    co_await dispatch(a, std::move(h.target), {buf.data() + *hl, n - *hl}, scratch);
   }
 }
 

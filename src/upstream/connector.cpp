@@ -5,6 +5,7 @@
 #include "hopgate/core/base64.hpp"
 #include "hopgate/core/error.hpp"
 #include "hopgate/core/error_map.hpp"
+#include "hopgate/upstream/hop_reader.hpp"
 
 #include <boost/asio/write.hpp>
 #include <array>
@@ -16,32 +17,6 @@ namespace {
 using Bytes = std::vector<std::uint8_t>;
 namespace s5 = codec::socks5;
 namespace s4 = codec::socks4;
-
-/// Reads from `s` into `buf` until `decode(buf)` stops asking for more; returns consumed bytes.
-/// An EOF or garbage from the hop is an upstream protocol error.
-template <class Decode> awaitable<std::size_t> read_message(tcp::socket& s, Bytes& buf, Decode decode, error_code& ec) {
-  for (;;) {
-    error_code dec;
-    std::size_t n = buf.empty() ? 0 : decode(std::span<const std::uint8_t>(buf), dec);
-    if (buf.empty()) dec = codec::CodecError::need_more;
-    if (!dec) co_return n;
-    if (dec != codec::CodecError::need_more) {
-      ec = ProxyError::upstream_protocol_error;
-      co_return 0;
-    }
-    if (buf.size() > 16 * 1024) {
-      ec = ProxyError::upstream_protocol_error;
-      co_return 0;
-    }
-    std::array<std::uint8_t, 512> chunk;
-    auto [rec, got] = co_await s.async_read_some(asio::buffer(chunk), use_nothrow);
-    if (rec) {
-      ec = (rec == asio::error::eof || rec == asio::error::connection_reset) ? error_code(ProxyError::upstream_protocol_error) : rec;
-      co_return 0;
-    }
-    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
-  }
-}
 
 awaitable<error_code> write_bytes(tcp::socket& s, const Bytes& out) {
   auto [ec, n] = co_await asio::async_write(s, asio::buffer(out), use_nothrow);
@@ -66,7 +41,7 @@ awaitable<HandshakeResult> socks4_handshake(tcp::socket& s, const TargetAddress&
   }
   Bytes buf;
   s4::ReplyMessage reply;
-  auto n = co_await read_message(s, buf, [&](auto in, error_code& ec) { return s4::decode_reply(in, reply, ec); }, r.ec);
+  auto n = co_await read_hop_message(s, buf, [&](auto in, error_code& ec) { return s4::decode_reply(in, reply, ec); }, r.ec);
   if (r.ec) co_return r;
   if (reply.reply != static_cast<std::uint8_t>(s4::Reply::granted)) {
     r.ec = ProxyError::upstream_rejected;
@@ -95,7 +70,7 @@ awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress&
   }
   Bytes buf;
   s5::Method chosen{};
-  auto n = co_await read_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_method_selection(in, chosen, ec); }, r.ec);
+  auto n = co_await read_hop_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_method_selection(in, chosen, ec); }, r.ec);
   if (r.ec) co_return r;
   buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
   if (chosen == s5::Method::user_pass && creds) {
@@ -110,7 +85,7 @@ awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress&
       co_return r;
     }
     std::uint8_t status = 0xFF;
-    n = co_await read_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_userpass_reply(in, status, ec); }, r.ec);
+    n = co_await read_hop_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_userpass_reply(in, status, ec); }, r.ec);
     if (r.ec) co_return r;
     buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
     if (status != 0) {
@@ -134,7 +109,7 @@ awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress&
     co_return r;
   }
   s5::ReplyMessage reply;
-  n = co_await read_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_reply(in, reply, ec); }, r.ec);
+  n = co_await read_hop_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_reply(in, reply, ec); }, r.ec);
   if (r.ec) co_return r;
   if (reply.reply != 0) {
     r.ec = from_socks5_reply(reply.reply);
@@ -164,7 +139,7 @@ awaitable<HandshakeResult> http_connect_handshake(tcp::socket& s, const TargetAd
     }
   }
   Bytes buf;
-  auto n = co_await read_message(
+  auto n = co_await read_hop_message(
       s, buf,
       [](std::span<const std::uint8_t> in, error_code& ec) -> std::size_t {
         std::string_view v(reinterpret_cast<const char*>(in.data()), in.size());

@@ -17,6 +17,16 @@ inline std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
+/// ASCII case-insensitive equality, as protocol tokens compare (schemes, auth schemes, media
+/// types, "100-continue"): no locale.
+inline bool iequals(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
 /// A Host header value (RFC 9110 §7.2: uri-host [":" port]) taken apart.
 struct HostAuthority {
   std::string host;  ///< lowercase, without a trailing dot; an IPv6 literal keeps its brackets
