@@ -24,6 +24,20 @@ awaitable<error_code> write_bytes(tcp::socket& s, const Bytes& out) {
   co_return ec;
 }
 
+/// Sends what an encoder wrote to `out`, or turns the encoder's error (in r.ec) into
+/// `encode_failure`. False when r.ec is set.
+awaitable<bool> send_encoded(tcp::socket& s, const Bytes& out, HandshakeResult& r, ProxyError encode_failure) {
+  if (r.ec) {
+    r.ec = encode_failure;
+    co_return false;
+  }
+  if (auto ec = co_await write_bytes(s, out)) {
+    r.ec = ec;
+    co_return false;
+  }
+  co_return true;
+}
+
 } // namespace
 
 awaitable<HandshakeResult> socks4_handshake(tcp::socket& s, const TargetAddress& next, const std::string& user_id,
@@ -76,14 +90,7 @@ awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress&
   if (chosen == s5::Method::user_pass && creds) {
     out.clear();
     s5::encode_userpass_request(out, {creds->username, creds->password}, r.ec);
-    if (r.ec) {
-      r.ec = ProxyError::upstream_auth_failed;
-      co_return r;
-    }
-    if (auto ec = co_await write_bytes(s, out)) {
-      r.ec = ec;
-      co_return r;
-    }
+    if (!co_await send_encoded(s, out, r, ProxyError::upstream_auth_failed)) co_return r;
     std::uint8_t status = 0xFF;
     n = co_await read_hop_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_userpass_reply(in, status, ec); }, r.ec);
     if (r.ec) co_return r;
@@ -100,14 +107,7 @@ awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress&
   }
   out.clear();
   s5::encode_request(out, command, next, r.ec);
-  if (r.ec) {
-    r.ec = ProxyError::general_failure;
-    co_return r;
-  }
-  if (auto ec = co_await write_bytes(s, out)) {
-    r.ec = ec;
-    co_return r;
-  }
+  if (!co_await send_encoded(s, out, r, ProxyError::general_failure)) co_return r;
   s5::ReplyMessage reply;
   n = co_await read_hop_message(s, buf, [&](auto in, error_code& ec) { return s5::decode_reply(in, reply, ec); }, r.ec);
   if (r.ec) co_return r;
