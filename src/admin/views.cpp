@@ -279,7 +279,7 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
     out["action"] = nullptr;
     out["via"] = nullptr;
     out["hops"] = json::array();
-    out["dns"] = {{"target_resolved_locally", true}, {"reason", v.dns_reason}};
+    out["dns"] = {{"target_resolved_locally", true}, {"reason", routing::dns_reason(v)}};
     return out;
   }
   out["needs_resolution"] = false;
@@ -313,8 +313,8 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
   // Where the target's name is resolved, if anywhere (what the dialer does, and what it refuses).
   json dns{{"target_resolved_locally", v.target_dns == routing::TargetDns::local},
            {"refused", v.target_dns == routing::TargetDns::refused}};
-  if (!v.dns_reason.empty()) dns["reason"] = v.dns_reason;
-  dns["local_lookups"] = v.local_lookups;
+  if (auto reason = routing::dns_reason(v); !reason.empty()) dns["reason"] = reason;
+  dns["local_lookups"] = routing::local_lookups(v, q.target);
   out["dns"] = dns;
   return out;
 }

@@ -30,54 +30,19 @@ Position position_of(const config::Config& cfg, const std::string& name) {
   return p;
 }
 
-/// Where the target's name goes, and which host names hopgate looks up itself: the target's
-/// (direct, or a last hop that takes addresses), the first hop's, and the hop after each
-/// socks4/socks5 hop (the dialer hands that hop an address).
+/// Where the target's name goes (the dialer's rules: a direct route or a last hop that takes
+/// addresses only resolves it here; socks4a/socks5h/http last hops get it as it is).
 void plan_dns(Verdict& v, const Request& request) {
-  const auto& target = request.target;
   const auto& via = v.decision.via;
-  if (!target.is_domain()) {
-    v.target_dns = TargetDns::not_a_name;
-    v.dns_reason = "the target is an IP address";
-  } else if (v.refusal != Verdict::Refusal::none) {
-    v.target_dns = TargetDns::not_reached;
-    v.dns_reason = "the request is refused before any lookup";
-    return;
-  } else if (via.kind == config::Via::Kind::direct) {
-    if (v.remote_dns_required) {
-      v.target_dns = TargetDns::refused;
-      v.dns_reason = "a direct route would resolve the name locally, and this request requires remote DNS";
-    } else {
-      v.target_dns = TargetDns::local;
-      v.dns_reason = "direct route: hopgate resolves the name";
-      v.local_lookups.push_back(target.domain);
-    }
-  } else if (std::all_of(v.positions.begin(), v.positions.end(), [](const Position& p) { return !p.hops.empty(); })) {
-    const auto* last = v.positions.back().hops.back();
-    std::string scheme(config::to_string(last->scheme));
-    if (last->remote_dns()) {
-      v.target_dns = TargetDns::remote;
-      v.dns_reason = "passed unresolved to the last hop (" + scheme + ")";
-    } else if (v.remote_dns_required) {
-      v.target_dns = TargetDns::refused;
-      v.dns_reason = "the last hop (" + scheme + ") takes addresses only, and this request requires remote DNS";
-    } else {
-      v.target_dns = TargetDns::local;
-      v.dns_reason = "the last hop (" + scheme + ") takes addresses only: hopgate resolves the name";
-      v.local_lookups.push_back(target.domain);
-    }
-  } else {
+  if (!request.target.is_domain()) v.target_dns = TargetDns::not_a_name;
+  else if (v.refusal != Verdict::Refusal::none) v.target_dns = TargetDns::not_reached;
+  else if (via.kind == config::Via::Kind::direct)
+    v.target_dns = v.remote_dns_required ? TargetDns::refused : TargetDns::local;
+  else if (std::all_of(v.positions.begin(), v.positions.end(), [](const Position& p) { return !p.hops.empty(); })) {
+    v.last_hop = v.positions.back().hops.back();
+    v.target_dns = v.last_hop->remote_dns() ? TargetDns::remote : v.remote_dns_required ? TargetDns::refused : TargetDns::local;
+  } else
     v.target_dns = TargetDns::unknown;
-  }
-  const config::Hop* previous = nullptr;
-  for (const auto& p : v.positions)
-    for (const auto* hop : p.hops) {
-      if (!previous || !previous->remote_dns()) {
-        auto t = TargetAddress::from_host(hop->host, hop->port);
-        if (t.is_domain()) v.local_lookups.push_back(t.domain);
-      }
-      previous = hop;
-    }
 }
 
 } // namespace
@@ -122,8 +87,6 @@ Verdict decide(const Snapshot& snapshot, const Request& request, std::span<const
   if (v.decision.needs_resolution) {
     // The rule's verdict depends on the name's addresses: hopgate resolves it first (route()).
     v.target_dns = TargetDns::local;
-    v.dns_reason = "rule " + v.rule_name() +
-                   " matches the addresses of the name (\"resolve\": true); ask again with resolve=true to see the outcome";
     return v;
   }
   const auto& via = v.decision.via;
@@ -134,6 +97,47 @@ Verdict decide(const Snapshot& snapshot, const Request& request, std::span<const
     for (const auto& name : via.chain) v.positions.push_back(position_of(cfg, name));
   plan_dns(v, request);
   return v;
+}
+
+// The words and the name list are for the admin API only: built on demand, so that a request
+// pays nothing for them.
+std::string dns_reason(const Verdict& v) {
+  std::string scheme = v.last_hop ? std::string(config::to_string(v.last_hop->scheme)) : std::string();
+  if (v.needs_resolution())
+    return "rule " + v.rule_name() +
+           " matches the addresses of the name (\"resolve\": true); ask again with resolve=true to see the outcome";
+  bool direct = v.decision.via.kind == config::Via::Kind::direct;
+  switch (v.target_dns) {
+  case TargetDns::not_a_name: return "the target is an IP address";
+  case TargetDns::not_reached: return "the request is refused before any lookup";
+  case TargetDns::refused:
+    return direct ? "a direct route would resolve the name locally, and this request requires remote DNS"
+                  : "the last hop (" + scheme + ") takes addresses only, and this request requires remote DNS";
+  case TargetDns::local:
+    return direct ? "direct route: hopgate resolves the name"
+                  : "the last hop (" + scheme + ") takes addresses only: hopgate resolves the name";
+  case TargetDns::remote: return "passed unresolved to the last hop (" + scheme + ")";
+  case TargetDns::unknown: return {};
+  }
+  return {};
+}
+
+std::vector<std::string> local_lookups(const Verdict& v, const TargetAddress& target) {
+  std::vector<std::string> names;
+  if (v.needs_resolution() || v.target_dns == TargetDns::not_reached) return names;
+  if (v.target_dns == TargetDns::local) names.push_back(target.domain);
+  // The first hop's host, and the one after each hop that takes addresses only (the dialer
+  // hands that hop an address).
+  const config::Hop* previous = nullptr;
+  for (const auto& p : v.positions)
+    for (const auto* hop : p.hops) {
+      if (!previous || !previous->remote_dns()) {
+        auto t = TargetAddress::from_host(hop->host, hop->port);
+        if (t.is_domain()) names.push_back(t.domain);
+      }
+      previous = hop;
+    }
+  return names;
 }
 
 } // namespace hopgate::routing

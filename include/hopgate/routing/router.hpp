@@ -53,10 +53,9 @@ struct Verdict {
   config::RemoteDns remote_dns = config::RemoteDns::any; ///< the rule's "remote_dns"
   bool remote_dns_required = false; ///< the rule requires it, or the name is a .onion
   TargetDns target_dns = TargetDns::not_a_name;
-  std::string dns_reason;                 ///< why, in words (admin API)
-  std::vector<Position> positions;        ///< the chain, one per upstream the action names
-  std::vector<std::string> local_lookups; ///< names hopgate resolves itself: the target's, hop hosts
-  unsigned lookups_made = 0;              ///< lookups route() made to decide (a "resolve": true rule)
+  const config::Hop* last_hop = nullptr; ///< the hop that decides about the target's name (a chain's last)
+  std::vector<Position> positions;       ///< the chain, one per upstream the action names
+  unsigned lookups_made = 0;             ///< lookups route() made to decide (a "resolve": true rule)
 
   bool needs_resolution() const { return decision.needs_resolution; }
   std::string rule_name() const { return decision.rule_name(); }
@@ -67,6 +66,13 @@ struct Verdict {
 /// them up for a "resolve": true rule (resolved_given).
 Verdict decide(const Snapshot& snapshot, const Request& request, std::span<const boost::asio::ip::address> resolved = {},
                bool resolved_given = false);
+
+/// Why the target's name is resolved where it is, in words (the admin API); empty when unknown.
+std::string dns_reason(const Verdict& verdict);
+
+/// The names hopgate looks up itself for this verdict, in order: the target's (when resolved
+/// here), the first hop's host, and the host of each hop after a socks4/socks5 hop.
+std::vector<std::string> local_lookups(const Verdict& verdict, const TargetAddress& target);
 
 /// decide(), resolving the name first when the first matching rule needs its addresses.
 awaitable<Verdict> route(const Snapshot& snapshot, const Request& request, dns::Resolver& resolver);
