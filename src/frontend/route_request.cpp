@@ -9,7 +9,10 @@ namespace hopgate::frontend {
 awaitable<Admission> admit(SessionContext& ctx, std::shared_ptr<const routing::Snapshot> snapshot,
                            const routing::Request& request, const observe::Connection& conn) {
   Admission out{std::move(snapshot), {}, std::nullopt};
-  out.verdict = co_await routing::route(*out.snapshot, request, ctx.worker.resolver);
+  // Most requests need no lookup to be decided: no coroutine frame for them (route() is the
+  // same decision after resolving the name).
+  out.verdict = routing::decide(*out.snapshot, request);
+  if (out.verdict.needs_resolution()) out.verdict = co_await routing::route(*out.snapshot, request, ctx.worker.resolver);
   if (out.verdict.lookups_made) ctx.shared.stats.on_local_lookups(out.verdict.rule_name(), out.verdict.lookups_made);
   spdlog::debug("conn {} route {} -> {}", conn.id, out.verdict.rule_name(), out.verdict.decision.via.display());
   // Connection limits, hopgate's own listeners, private targets (target_policy.hpp).
@@ -44,7 +47,7 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const routing::R
   auto ex = co_await asio::this_coro::executor;
   auto snapshot = ctx.current(); // named: GCC 12 mishandles temporaries in a co_await (PR 100611)
   auto admission = co_await admit(ctx, snapshot, request, conn);
-  RoutedConnection out{admission.snapshot, admission.verdict,
+  RoutedConnection out{admission.snapshot, std::move(admission.verdict),
                        upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}, 0, {}}};
   const auto& verdict = out.verdict;
   {
