@@ -291,7 +291,7 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
   // The hop chain; a group stands for its members, tried in order (its first choice is the
   // one that decides about DNS).
   json hops = json::array();
-  for (const auto& p : v.positions) {
+  for (const auto& p : routing::chain_positions(*snapshot.config, v)) {
     json h{{"name", *p.name}};
     if (!p.upstream) {
       h["error"] = "not configured";
@@ -314,7 +314,7 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
   json dns{{"target_resolved_locally", v.target_dns == routing::TargetDns::local},
            {"refused", v.target_dns == routing::TargetDns::refused}};
   if (auto reason = routing::dns_reason(v); !reason.empty()) dns["reason"] = reason;
-  dns["local_lookups"] = routing::local_lookups(v, q.target);
+  dns["local_lookups"] = routing::local_lookups(*snapshot.config, v, q.target);
   out["dns"] = dns;
   return out;
 }

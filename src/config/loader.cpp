@@ -250,6 +250,15 @@ std::vector<NamedHop> Config::hops_of(const Upstream& up) const {
   return out;
 }
 
+const Hop* Config::last_hop_of(const Upstream& up) const {
+  if (auto* h = std::get_if<Hop>(&up.kind)) return h;
+  if (auto* c = std::get_if<Chain>(&up.kind))
+    for (auto it = c->hops.rbegin(); it != c->hops.rend(); ++it)
+      if (const auto* u = find_upstream(*it))
+        if (auto* h = std::get_if<Hop>(&u->kind)) return h;
+  return nullptr;
+}
+
 namespace {
 
 /// Each one-hop-or-chain that `up` stands for (itself, or each member of a group), reduced to one

@@ -9,10 +9,9 @@ namespace hopgate::frontend {
 awaitable<Admission> admit(SessionContext& ctx, std::shared_ptr<const routing::Snapshot> snapshot,
                            const routing::Request& request, const observe::Connection& conn) {
   Admission out{std::move(snapshot), {}, std::nullopt};
-  // Most requests need no lookup to be decided: no coroutine frame for them (route() is the
-  // same decision after resolving the name).
   out.verdict = routing::decide(*out.snapshot, request);
-  if (out.verdict.needs_resolution()) out.verdict = co_await routing::route(*out.snapshot, request, ctx.worker.resolver);
+  if (out.verdict.needs_resolution())
+    out.verdict = co_await routing::resolve_and_decide(*out.snapshot, request, ctx.worker.resolver);
   if (out.verdict.lookups_made) ctx.shared.stats.on_local_lookups(out.verdict.rule_name(), out.verdict.lookups_made);
   spdlog::debug("conn {} route {} -> {}", conn.id, out.verdict.rule_name(), out.verdict.decision.via.display());
   // Connection limits, hopgate's own listeners, private targets (target_policy.hpp).
@@ -69,7 +68,7 @@ awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const routing::R
   }
   if (verdict.refusal != routing::Verdict::Refusal::none) {
     fail(route_refusal(verdict, request.target));
-    ctx.shared.stats.on_local_lookups(verdict.rule_name(), 0);
+    ctx.shared.stats.on_local_lookups(verdict.rule_name(), 0); // the route's row appears once it saw traffic
     co_return out;
   }
   auto dial = dial_request(out.snapshot, verdict, request);

@@ -250,7 +250,8 @@ awaitable<std::string> serve_bind(tcp::socket& client, SessionContext& ctx, obse
   const auto& cfg = *snapshot->config;
   const auto& peer = request.target;
   // The request's DST names the expected peer: it is routed like a CONNECT to that peer.
-  auto verdict = co_await routing::route(*snapshot, request, ctx.worker.resolver);
+  auto verdict = routing::decide(*snapshot, request);
+  if (verdict.needs_resolution()) verdict = co_await routing::resolve_and_decide(*snapshot, request, ctx.worker.resolver);
   const auto& via = verdict.decision.via;
   {
     std::lock_guard lock(conn.mutex);

@@ -162,12 +162,15 @@ struct NameEntry {
 struct Association {
   Association(const asio::any_io_executor& e, SessionContext c, observe::Connection& cn, routing::Client w,
               std::size_t max)
-      : ex(e), ctx(c), conn(cn), who(std::move(w)), relay(e), out4(e), out6(e), max_datagram(max) {}
+      : ex(e), ctx(c), conn(cn), request{{}, std::move(w), routing::Command::udp_associate}, relay(e), out4(e), out6(e),
+        max_datagram(max) {}
 
   asio::any_io_executor ex;
   SessionContext ctx;
   observe::Connection& conn;
-  routing::Client who;
+  /// Who asks, for every datagram's route; the target is set per datagram by dispatch (one at a
+  /// time: client_loop awaits each), so the client's names are not copied per datagram.
+  routing::Request request;
   udp::socket relay;      ///< faces the client
   udp::socket out4, out6; ///< direct routes, opened on first use
   std::size_t max_datagram;
@@ -221,14 +224,14 @@ Action action_for(const std::shared_ptr<const routing::Snapshot>& snap, const ro
     act.kind = Action::Kind::direct;
     return act;
   }
-  auto schemes = routing::last_hop_schemes(*snap->config, d.via);
   act.kind = Action::Kind::upstream;
   act.key = {snap->generation, d.rule_index};
   act.snapshot = snap;
   act.via = d.via;
   // socks5:// hops take addresses (we resolve); socks5h:// take names. A group mixing both gets
   // names: the safe side for DNS privacy, and every SOCKS5 server accepts a domain.
-  act.resolve_locally = std::all_of(schemes.begin(), schemes.end(), [](auto s) { return s == config::Hop::Scheme::socks5; });
+  act.resolve_locally =
+      routing::every_last_hop(*snap->config, d.via, [](const config::Hop& h) { return h.scheme == config::Hop::Scheme::socks5; });
   return act;
 }
 
@@ -352,7 +355,7 @@ awaitable<void> channel_control(AssociationPtr a, std::shared_ptr<Channel> ch, C
 
 awaitable<void> open_channel(AssociationPtr a, std::shared_ptr<Channel> ch, ChannelKey key, Action action) {
   // DST 0.0.0.0:0: we cannot know the address the hop will see our datagrams come from (RFC 1928).
-  upstream::DialRequest req{action.snapshot, action.via, TargetAddress::from_ip(asio::ip::address_v4::any(), 0), a->who,
+  upstream::DialRequest req{action.snapshot, action.via, TargetAddress::from_ip(asio::ip::address_v4::any(), 0), a->request.client,
                             action.remote_dns, routing::Command::udp_associate};
   auto r = co_await upstream::dial(req, a->ctx.worker.resolver);
   if (a->closed) co_return;
@@ -526,7 +529,8 @@ void note_destination(Association& a, const TargetAddress& target, const routing
 /// Routes one datagram from the client and sends it on (or queues it behind a lookup).
 awaitable<void> dispatch(AssociationPtr a, TargetAddress target, std::span<const std::uint8_t> payload, Bytes& scratch) {
   auto snapshot = a->ctx.current();
-  routing::Request request{target, a->who, routing::Command::udp_associate};
+  auto& request = a->request;
+  request.target = target;
   auto verdict = routing::decide(*snapshot, request);
   if (verdict.needs_resolution()) {
     // A "resolve": true rule wants the name's addresses; rare, so it is looked up in line.

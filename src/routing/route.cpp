@@ -4,12 +4,10 @@
 
 namespace hopgate::routing {
 
-awaitable<Verdict> route(const Snapshot& snapshot, const Request& request, dns::Resolver& resolver) {
-  auto verdict = decide(snapshot, request);
-  if (!verdict.needs_resolution()) co_return verdict;
+awaitable<Verdict> resolve_and_decide(const Snapshot& snapshot, const Request& request, dns::Resolver& resolver) {
   // A "resolve": true rule wants the name's addresses: this lookup is local by the rule's own choice.
   auto res = co_await resolver.resolve(request.target.domain, &snapshot.config->dns);
-  verdict = decide(snapshot, request, res.addresses, true);
+  auto verdict = decide(snapshot, request, res.addresses, true);
   verdict.lookups_made = 1;
   co_return verdict;
 }

@@ -48,10 +48,10 @@ TEST(Router, DirectNameIsResolvedHereAndAnIpIsNotAName) {
   EXPECT_EQ(v.rule_name(), "default");
   EXPECT_EQ(v.refusal, Refusal::none);
   EXPECT_EQ(v.target_dns, TargetDns::local);
-  EXPECT_EQ(routing::local_lookups(v, *TargetAddress::parse("example.com:443")), std::vector<std::string>{"example.com"});
+  EXPECT_EQ(routing::local_lookups(*s->config, v, *TargetAddress::parse("example.com:443")), std::vector<std::string>{"example.com"});
   auto ip = routing::decide(*s, to("192.0.2.1:443"));
   EXPECT_EQ(ip.target_dns, TargetDns::not_a_name);
-  EXPECT_TRUE(routing::local_lookups(ip, *TargetAddress::parse("192.0.2.1:443")).empty());
+  EXPECT_TRUE(routing::local_lookups(*s->config, ip, *TargetAddress::parse("192.0.2.1:443")).empty());
 }
 
 TEST(Router, RemoteDnsHopGetsTheNameUnresolved) {
@@ -59,16 +59,17 @@ TEST(Router, RemoteDnsHopGetsTheNameUnresolved) {
   auto v = routing::decide(*s, to("abc.onion:80"));
   EXPECT_EQ(v.target_dns, TargetDns::remote);
   EXPECT_TRUE(v.remote_dns_required); // .onion, whatever the rule says
-  ASSERT_EQ(v.positions.size(), 1u);
-  EXPECT_EQ(*v.positions[0].name, "tor");
-  EXPECT_TRUE(routing::local_lookups(v, *TargetAddress::parse("abc.onion:80")).empty()) << "127.0.0.1 is an address: no lookup for the hop either";
+  auto positions = routing::chain_positions(*s->config, v);
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(*positions[0].name, "tor");
+  EXPECT_TRUE(routing::local_lookups(*s->config, v, *TargetAddress::parse("abc.onion:80")).empty()) << "127.0.0.1 is an address: no lookup for the hop either";
 }
 
 TEST(Router, OnionOnADirectRouteIsRefusedNotResolved) {
   auto s = snapshot_of(upstreams, json::array());
   auto v = routing::decide(*s, to("abc.onion:80"));
   EXPECT_EQ(v.target_dns, TargetDns::refused);
-  EXPECT_TRUE(routing::local_lookups(v, *TargetAddress::parse("abc.onion:80")).empty());
+  EXPECT_TRUE(routing::local_lookups(*s->config, v, *TargetAddress::parse("abc.onion:80")).empty());
 }
 
 TEST(Router, AddressOnlyLastHopResolvesHereUnlessRemoteDnsIsRequired) {
@@ -82,7 +83,7 @@ TEST(Router, AddressOnlyLastHopResolvesHereUnlessRemoteDnsIsRequired) {
   auto loose = routing::decide(*s, to("loose.example:443"));
   EXPECT_EQ(loose.target_dns, TargetDns::local);
   // The hop's own name is looked up too, after the target's (the admin API's order).
-  EXPECT_EQ(routing::local_lookups(loose, *TargetAddress::parse("loose.example:443")), (std::vector<std::string>{"loose.example", "proxy.example"}));
+  EXPECT_EQ(routing::local_lookups(*s->config, loose, *TargetAddress::parse("loose.example:443")), (std::vector<std::string>{"loose.example", "proxy.example"}));
 }
 
 TEST(Router, NamedChainAndGroupStandForTheirHops) {
@@ -91,16 +92,18 @@ TEST(Router, NamedChainAndGroupStandForTheirHops) {
                                       {{"match", {{"domain", {"group.example"}}}}, {"via", "pool"}},
                                   }));
   auto chain = routing::decide(*s, to("chain.example:443"));
-  ASSERT_EQ(chain.positions.size(), 1u);
-  ASSERT_EQ(chain.positions[0].hops.size(), 2u);
+  auto chain_hops = routing::chain_positions(*s->config, chain);
+  ASSERT_EQ(chain_hops.size(), 1u);
+  ASSERT_EQ(chain_hops[0].hops.size(), 2u);
   // The last hop (socks5://) takes addresses: hopgate resolves the target. proxy.example comes
   // after a socks5h hop, which is handed the name: not looked up here.
   EXPECT_EQ(chain.target_dns, TargetDns::local);
-  EXPECT_EQ(routing::local_lookups(chain, *TargetAddress::parse("chain.example:443")), std::vector<std::string>{"chain.example"});
+  EXPECT_EQ(routing::local_lookups(*s->config, chain, *TargetAddress::parse("chain.example:443")), std::vector<std::string>{"chain.example"});
   auto group = routing::decide(*s, to("group.example:443"));
-  ASSERT_EQ(group.positions.size(), 1u);
-  ASSERT_EQ(group.positions[0].hops.size(), 1u);
-  EXPECT_EQ(group.positions[0].hops[0]->host, "proxy.example"); // the first member
+  auto group_hops = routing::chain_positions(*s->config, group);
+  ASSERT_EQ(group_hops.size(), 1u);
+  ASSERT_EQ(group_hops[0].hops.size(), 1u);
+  EXPECT_EQ(group_hops[0].hops[0]->host, "proxy.example"); // the first member
   EXPECT_EQ(group.target_dns, TargetDns::local);
 }
 
@@ -113,7 +116,7 @@ TEST(Router, PortAndBlockRefusalsComeBeforeAnyLookup) {
   auto port = routing::decide(*s, to("ports.example:80"));
   EXPECT_EQ(port.refusal, Refusal::port_not_allowed);
   EXPECT_EQ(port.target_dns, TargetDns::not_reached);
-  EXPECT_TRUE(routing::local_lookups(port, *TargetAddress::parse("ports.example:80")).empty());
+  EXPECT_TRUE(routing::local_lookups(*s->config, port, *TargetAddress::parse("ports.example:80")).empty());
   EXPECT_EQ(routing::decide(*s, to("blocked.example:443")).refusal, Refusal::blocked);
   // A BIND's port 0 names no port: any peer port is expected, so allow_ports does not refuse it.
   EXPECT_EQ(routing::decide(*s, to("ports.example:0", Command::bind)).refusal, Refusal::none);

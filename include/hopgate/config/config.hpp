@@ -200,6 +200,8 @@ struct Config {
   std::vector<const Hop*> last_hops(const Upstream& up) const;
   /// The single hops an upstream stands for, in order (a chain's hops; one for a hop; none for a group).
   std::vector<NamedHop> hops_of(const Upstream& up) const;
+  /// hops_of(up).back() without building the list (per request and per datagram); nullptr when empty.
+  const Hop* last_hop_of(const Upstream& up) const;
   const User* find_user(std::string_view name) const;
 };
 

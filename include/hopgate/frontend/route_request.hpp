@@ -36,7 +36,6 @@ struct RoutedConnection {
   std::shared_ptr<const routing::Snapshot> snapshot;
   routing::Verdict verdict;
   upstream::DialResult dial;
-  std::string route_name() const { return verdict.rule_name(); }
 };
 
 /// admit(), then the dial along the route. The decision and the hop chain are recorded on

@@ -1,10 +1,10 @@
 #pragma once
 // Router: the one road from a request to what happens to it. `decide` is the pure part: the
-// rule, the action and its hops, whether the route refuses the request, and where the target's
-// name would be resolved and why. `route` is the asynchronous step around it that every front
-// end takes: when a "resolve": true rule needs the name's addresses it looks them up and
-// decides again. The admin API's route explanation serializes the same Verdict, so what it
-// says is what the dialer is asked to do.
+// rule, the action, whether the route refuses the request, and where the target's name would be
+// resolved. When a "resolve": true rule needs the name's addresses first (needs_resolution),
+// `resolve_and_decide` looks them up and decides with them. The admin API's route explanation
+// serializes the same Verdict (with the chain and the words built on demand), so what it says
+// is what the dialer is asked to do.
 //
 // The process's own policy (connection limits, hopgate's own listeners, private targets) is not
 // a routing matter: the front ends ask frontend/target_policy after the Router.
@@ -54,12 +54,10 @@ struct Verdict {
   bool remote_dns_required = false; ///< the rule requires it, or the name is a .onion
   TargetDns target_dns = TargetDns::not_a_name;
   const config::Hop* last_hop = nullptr; ///< the hop that decides about the target's name (a chain's last)
-  std::vector<Position> positions;       ///< the chain, one per upstream the action names
-  unsigned lookups_made = 0;             ///< lookups route() made to decide (a "resolve": true rule)
+  unsigned lookups_made = 0;             ///< lookups resolve_and_decide made (a "resolve": true rule)
 
   bool needs_resolution() const { return decision.needs_resolution; }
   std::string rule_name() const { return decision.rule_name(); }
-  const config::Route* route() const { return decision.route; }
 };
 
 /// The pure decision for `request`; `resolved` are the name's addresses when the caller looked
@@ -67,19 +65,26 @@ struct Verdict {
 Verdict decide(const Snapshot& snapshot, const Request& request, std::span<const boost::asio::ip::address> resolved = {},
                bool resolved_given = false);
 
-/// Why the target's name is resolved where it is, in words (the admin API); empty when unknown.
+/// For a verdict that needs_resolution: resolves the name (one local lookup, counted in
+/// lookups_made) and decides with its addresses. Every front end calls decide() first, so that a
+/// request that needs no lookup costs no coroutine frame.
+awaitable<Verdict> resolve_and_decide(const Snapshot& snapshot, const Request& request, dns::Resolver& resolver);
+
+// For the admin API: built on demand, so that a request pays nothing for them.
+
+/// The chain of a verdict's action, one Position per upstream it names.
+std::vector<Position> chain_positions(const config::Config& cfg, const Verdict& verdict);
+
+/// Why the target's name is resolved where it is, in words; empty when unknown.
 std::string dns_reason(const Verdict& verdict);
 
 /// The names hopgate looks up itself for this verdict, in order: the target's (when resolved
 /// here), the first hop's host, and the host of each hop after a socks4/socks5 hop.
-std::vector<std::string> local_lookups(const Verdict& verdict, const TargetAddress& target);
+std::vector<std::string> local_lookups(const config::Config& cfg, const Verdict& verdict, const TargetAddress& target);
 
-/// decide(), resolving the name first when the first matching rule needs its addresses.
-awaitable<Verdict> route(const Snapshot& snapshot, const Request& request, dns::Resolver& resolver);
-
-/// The schemes the last position of `via` may use (one hop, or every member of a group);
-/// empty for direct and block.
-std::vector<config::Hop::Scheme> last_hop_schemes(const config::Config& cfg, const config::Via& via);
+/// Whether every hop the last position of `via` may end with (one hop, or the last hop of each
+/// member of a group) satisfies `pred`; false for direct, block, or no hops.
+bool every_last_hop(const config::Config& cfg, const config::Via& via, bool (*pred)(const config::Hop&));
 
 /// Whether `via` can carry `command`: BIND needs SOCKS last hops (an HTTP hop cannot listen),
 /// UDP ASSOCIATE SOCKS5 ones; direct carries everything, block nothing.
