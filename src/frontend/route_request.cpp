@@ -44,7 +44,7 @@ upstream::DialRequest dial_request(std::shared_ptr<const routing::Snapshot> snap
 
 awaitable<RoutedConnection> route_and_dial(SessionContext& ctx, const routing::Request& request, observe::Connection& conn) {
   auto ex = co_await asio::this_coro::executor;
-  auto snapshot = ctx.current(); // named: GCC 12 mishandles temporaries in a co_await (PR 100611)
+  auto snapshot = ctx.current(); // named: GCC 12 mishandles temporaries in a co_await (docs/architecture.md)
   auto admission = co_await admit(ctx, snapshot, request, conn);
   RoutedConnection out{admission.snapshot, std::move(admission.verdict),
                        upstream::DialResult{tcp::socket(ex), {}, "route", {}, {}, {}, {}, 0, {}}};

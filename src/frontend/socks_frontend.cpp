@@ -99,7 +99,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ob
     co_return "not allowed (SOCKS4 has no password)";
   }
   routing::Client who{ctx.peer.address(), {}, {}, config::Protocol::socks};
-  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice (PR 100611).
+  // Named, not a temporary in the co_await: GCC 12 freed such a temporary twice (docs/architecture.md).
   routing::Request request{req.target, std::move(who), routing::Command::connect};
   if (req.command == static_cast<std::uint8_t>(s4::Command::bind)) {
     request.command = routing::Command::bind;
@@ -202,14 +202,14 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ob
     conn.target = req.target.to_string();
     conn.user = who.user;
   }
-  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice (PR 100611).
-  routing::Request request{req.target, who, routing::Command::connect};
+  // Named, not a temporary in the co_await: GCC 12 freed such a temporary twice (docs/architecture.md).
+  routing::Request request{req.target, std::move(who), routing::Command::connect};
   if (req.command == static_cast<std::uint8_t>(s5::Command::bind)) {
     request.command = routing::Command::bind;
     co_return co_await serve_bind(client, ctx, conn, request, SocksVersion::v5, buf, tunnel);
   }
   if (req.command == static_cast<std::uint8_t>(s5::Command::udp_associate))
-    co_return co_await serve_udp_associate(client, ctx, conn, who, req.target);
+    co_return co_await serve_udp_associate(client, ctx, conn, request.client, req.target);
   if (req.command != static_cast<std::uint8_t>(s5::Command::connect)) {
     co_await send_socks5_failure(client, s5::Reply::command_not_supported);
     co_return "command not supported";
