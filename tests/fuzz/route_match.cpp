@@ -1,9 +1,13 @@
 // Rule matching, differential: the compiled RouteTable (tries, CIDR indexes, k-way merge) must
 // give the same decision as a plain first-match scan over the rules, written here from the
 // documented meaning of each matcher. The input builds a handful of rules and one request.
+// The Router's decide() then runs on the same rules with upstreams of every kind (hops of each
+// scheme, named chains, groups, missing names): it agrees with the table, and what it says about
+// DNS holds together.
 #include "fuzz_common.hpp"
 #include "hopgate/core/cidr.hpp"
 #include "hopgate/routing/route_table.hpp"
+#include "hopgate/routing/router.hpp"
 
 #include <algorithm>
 #include <fuzzer/FuzzedDataProvider.h>
@@ -137,5 +141,46 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(got.rule_index == want.rule_index);
   FUZZ_CHECK(got.needs_resolution == want.needs_resolution);
   FUZZ_CHECK(got.via.kind == want.via.kind && got.via.chain == want.via.chain);
+
+  // Upstream u<i> for each rule: a hop of some scheme, a chain of two other names, a group, or absent.
+  auto cfg = std::make_shared<config::Config>();
+  cfg->routes = routes;
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    config::Upstream u{"u" + std::to_string(i), config::Hop{}};
+    auto other = [&] { return "u" + std::to_string(f.ConsumeIntegralInRange<std::size_t>(0, routes.size())); };
+    switch (f.ConsumeIntegralInRange<int>(0, 3)) {
+    case 0: {
+      config::Hop h;
+      h.scheme = static_cast<config::Hop::Scheme>(f.ConsumeIntegralInRange<int>(0, 4));
+      h.host = f.ConsumeBool() ? "127.0.0.1" : "proxy.example";
+      h.port = 1080;
+      u.kind = h;
+      break;
+    }
+    case 1: u.kind = config::Chain{{other(), other()}}; break;
+    case 2: {
+      config::Group g;
+      g.members = {other(), other()};
+      u.kind = g;
+      break;
+    }
+    default: continue; // not configured: the Router must cope
+    }
+    cfg->upstreams.push_back(std::move(u));
+  }
+  auto snapshot = routing::Snapshot::make(cfg, 1);
+  req.command = static_cast<routing::Command>(f.ConsumeIntegralInRange<int>(0, 2));
+  auto v = routing::decide(*snapshot, req, resolved, given);
+  FUZZ_CHECK(v.decision.rule_index == want.rule_index && v.needs_resolution() == want.needs_resolution);
+  FUZZ_CHECK(v.remote_dns_required == (v.remote_dns == config::RemoteDns::required || req.target.is_onion()));
+  if (!req.target.is_domain()) FUZZ_CHECK(v.target_dns == routing::TargetDns::not_a_name);
+  if (v.target_dns == routing::TargetDns::remote) FUZZ_CHECK(v.last_hop && v.last_hop->remote_dns());
+  if (v.target_dns == routing::TargetDns::refused) FUZZ_CHECK(v.remote_dns_required);
+  if (v.refusal != routing::Verdict::Refusal::none && req.target.is_domain())
+    FUZZ_CHECK(v.target_dns == routing::TargetDns::not_reached);
+  auto names = routing::local_lookups(*cfg, v, req.target);
+  if (v.target_dns == routing::TargetDns::local && !v.needs_resolution()) FUZZ_CHECK(!names.empty() && names[0] == req.target.domain);
+  (void)routing::dns_reason(v);
+  FUZZ_CHECK(routing::chain_positions(*cfg, v).size() == (v.decision.via.kind == config::Via::Kind::chain ? v.decision.via.chain.size() : 0));
   return 0;
 }
