@@ -1,26 +1,19 @@
 #include "hopgate/gateway.hpp"
 
 #include "hopgate/admin/api.hpp"
-#include "hopgate/upstream/dialer.hpp"
+#include "hopgate/config/loader.hpp"
 #include "hopgate/upstream/health.hpp"
+#include "hopgate/upstream/prober.hpp"
 
-#include <cerrno>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <algorithm>
 #include <fstream>
-#include <map>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 namespace hopgate {
 namespace {
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  auto a = ep.address();
-  return a.is_v6() ? "[" + a.to_string() + "]:" + std::to_string(ep.port()) : a.to_string() + ":" + std::to_string(ep.port());
-}
 
 /// Many tunnels need many descriptors: take the hard limit.
 void raise_fd_limit() {
@@ -67,86 +60,38 @@ void Gateway::install(config::Config cfg, nlohmann::json doc) {
 
 std::vector<Gateway::ListenerPtr> Gateway::wanted_listeners(const config::Config& cfg, std::vector<std::string>* paths) {
   std::vector<ListenerPtr> out;
-  auto add = [&](const std::optional<config::Listener>& l, const std::string& name, config::Protocol kind, bool admin) {
-    if (!l) return;
-    for (std::size_t i = 0; i < l->listen.size(); ++i) {
-      auto b = std::make_shared<BoundListener>();
-      b->name = name;
-      b->admin = admin;
-      b->configured = l->listen[i];
-      b->info.kind = kind;
-      b->info.protocols = l->protocols;
-      out.push_back(std::move(b));
-      if (paths) paths->push_back("/listeners/" + name + "/listen/" + std::to_string(i));
+  for (const auto& l : cfg.listeners.all)
+    for (std::size_t i = 0; i < l.listen.size(); ++i) {
+      out.push_back(std::make_shared<frontend::Listener>(l, l.listen[i]));
+      if (paths) paths->push_back("/listeners/" + config::escape_pointer(l.name) + "/listen/" + std::to_string(i));
     }
-  };
-  add(cfg.listeners.http, "http", config::Protocol::http, false);
-  add(cfg.listeners.socks, "socks", config::Protocol::socks, false);
-  add(cfg.listeners.admin, "admin", config::Protocol::http, true);
   return out;
 }
 
-namespace {
-
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-
-/// Opens and binds (SO_REUSEADDR; IPv6 sockets take IPv6 only). `shared`: with SO_REUSEPORT,
-/// so that each worker has a listening socket of its own on the same port and the kernel spreads
-/// new connections over them (no thread woken for a connection another one takes).
-error_code open_bound(tcp::acceptor& a, const tcp::endpoint& ep, bool shared) {
-  error_code ec;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && shared) a.set_option(reuse_port(true), ec);
-  if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
-  if (!ec) a.bind(ep, ec);
-  return ec;
+std::vector<asio::io_context*> Gateway::context_list() const {
+  std::vector<asio::io_context*> out;
+  for (auto& c : contexts_) out.push_back(c.get());
+  return out;
 }
 
-error_code open_listening(tcp::acceptor& a, const tcp::endpoint& ep, bool shared) {
-  auto ec = open_bound(a, ep, shared);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    error_code ignored;
-    a.close(ignored);
+frontend::AcceptHandler Gateway::handler_for(const frontend::Listener& l) {
+  // The one table from listener kind to what serves its connections.
+  switch (l.kind()) {
+  case config::ListenerKind::admin:
+    return [this](tcp::socket socket, const tcp::endpoint&, std::size_t) {
+      auto ex = socket.get_executor();
+      asio::co_spawn(ex, admin::serve_admin(std::move(socket), admin_sources_, *this),
+                     [](std::exception_ptr e) { log_exception(e, "admin session"); });
+    };
+  case config::ListenerKind::http:
+  case config::ListenerKind::socks:
+    break;
   }
-  return ec;
-}
-
-/// Whether something already listens on `ep` (another hopgate included): a plain bind fails then.
-/// SO_REUSEPORT would otherwise let a second process with the same user join the port silently
-/// and take half its connections.
-error_code port_taken(asio::io_context& ctx, const tcp::endpoint& ep) {
-  if (ep.port() == 0) return {};
-  tcp::acceptor probe(ctx);
-  return open_bound(probe, ep, false);
-}
-
-} // namespace
-
-error_code Gateway::open_acceptor(BoundListener& b) {
-  const auto& ep = b.configured;
-  // The admin API runs on the first worker only; the front ends get one socket per worker.
-  bool shared = !b.admin && contexts_.size() > 1;
-  b.worker_acceptors.clear();
-  if (shared) {
-    if (auto ec = port_taken(*contexts_[0], ep)) return ec;
-  }
-  b.acceptor = std::make_unique<tcp::acceptor>(*contexts_[0]);
-  auto ec = open_listening(*b.acceptor, ep, shared);
-  if (!ec) b.endpoint = b.acceptor->local_endpoint(ec);
-  for (std::size_t w = 1; !ec && shared && w < contexts_.size(); ++w) {
-    auto a = std::make_unique<tcp::acceptor>(*contexts_[w]);
-    ec = open_listening(*a, b.endpoint, true); // port 0 resolved by the first bind
-    if (!ec) b.worker_acceptors.push_back(std::move(a));
-  }
-  if (ec) {
-    error_code ignored;
-    b.acceptor->close(ignored);
-    for (auto& a : b.worker_acceptors) a->close(ignored);
-    b.worker_acceptors.clear();
-  }
-  return ec;
+  return [this, &l](tcp::socket socket, const tcp::endpoint& peer, std::size_t worker) {
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[worker], peer, {}}, l.info()),
+                   [](std::exception_ptr e) { log_exception(e, "session"); });
+  };
 }
 
 bool Gateway::bind(std::string& error) {
@@ -160,73 +105,19 @@ bool Gateway::bind(std::string& error) {
   std::lock_guard lock(listeners_mutex_);
   for (std::size_t i = 0; i < wanted.size(); ++i) {
     auto& b = wanted[i];
-    if (auto ec = open_acceptor(*b)) {
-      error = "cannot listen on " + endpoint_text(b->configured) + " (" + paths[i] + "): " + ec.message();
+    if (auto ec = b->open(context_list())) {
+      error = "cannot listen on " + frontend::endpoint_text(b->configured()) + " (" + paths[i] + "): " + ec.message();
       return false;
     }
-    spdlog::info("listening {} {}", b->name, endpoint_text(b->endpoint));
-    shared_.guard.own.add(b->endpoint);
+    spdlog::info("listening {} {}", b->name(), frontend::endpoint_text(b->endpoint()));
+    shared_.guard.own.add(b->endpoint());
     listeners_.push_back(std::move(b));
   }
   bound_ = true;
   return true;
 }
 
-void Gateway::start_accepting(const ListenerPtr& l) {
-  co_spawn(*contexts_[0], accept_loop(l, 0), asio::detached);
-  for (std::size_t i = 0; i < l->worker_acceptors.size(); ++i) co_spawn(*contexts_[i + 1], accept_loop(l, i + 1), asio::detached);
-}
-
-void Gateway::close_listener(const ListenerPtr& l) {
-  // Each acceptor is closed by the thread that runs its accept loop, not under its feet.
-  asio::post(*contexts_[0], [l] {
-    error_code ignored;
-    l->acceptor->close(ignored);
-  });
-  for (std::size_t i = 0; i < l->worker_acceptors.size(); ++i)
-    asio::post(*contexts_[i + 1], [l, i] {
-      error_code ignored;
-      l->worker_acceptors[i]->close(ignored);
-    });
-}
-
-awaitable<void> Gateway::accept_loop(ListenerPtr l, std::size_t w) {
-  // Each worker accepts on its own SO_REUSEPORT socket and serves what it accepts: a connection
-  // never changes threads, and no other thread wakes for it.
-  tcp::acceptor& acceptor = w == 0 ? *l->acceptor : *l->worker_acceptors[w - 1];
-  for (;;) {
-    tcp::endpoint peer; // filled by accept itself: the session needs no getpeername
-    auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      // Out of descriptors or a transient error: back off instead of spinning or dying.
-      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) fd_reserve_.release();
-      static thread_local Clock::time_point last_log{};
-      if (Clock::now() - last_log > std::chrono::seconds(5)) {
-        spdlog::warn("accept on {} failed: {}; backing off", endpoint_text(l->endpoint), ec.message());
-        last_log = Clock::now();
-      }
-      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
-      co_await t.async_wait(use_nothrow);
-      fd_reserve_.restore();
-      continue;
-    }
-    if (l->admin) {
-      asio::co_spawn(socket.get_executor(), admin::serve_admin(std::move(socket), admin_sources_, *this),
-                     [](std::exception_ptr e) { log_exception(e, "admin session"); });
-    } else {
-      frontend::ListenerInfo info;
-      {
-        // A reload may change what the port speaks (protocols) without re-binding it.
-        std::lock_guard lock(listeners_mutex_);
-        info = l->info;
-      }
-      auto ex = socket.get_executor();
-      asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[w], peer}, std::move(info)),
-                     [](std::exception_ptr e) { log_exception(e, "session"); });
-    }
-  }
-}
+void Gateway::start_accepting(const ListenerPtr& l) { l->start(handler_for(*l), fd_reserve_); }
 
 awaitable<void> Gateway::handle_signals() {
   for (;;) {
@@ -256,7 +147,7 @@ awaitable<void> Gateway::drain() {
     // The admin API stays up while draining: /readyz says 503 and /api/v1/connections shows what is left.
     std::lock_guard lock(listeners_mutex_);
     for (auto& l : listeners_)
-      if (!l->admin) close_listener(l);
+      if (l->kind() != config::ListenerKind::admin) l->close();
   }
   auto grace = to_clock(shared_.current()->config->timeouts.shutdown_grace);
   auto deadline = Clock::now() + grace;
@@ -273,7 +164,8 @@ awaitable<void> Gateway::drain() {
   }
   {
     std::lock_guard lock(listeners_mutex_);
-    for (auto& l : listeners_) l->acceptor->close(ec); // the admin listener, on this thread
+    for (auto& l : listeners_)
+      if (l->kind() == config::ListenerKind::admin) l->close_now(); // its one socket is this thread's
   }
   if (signals_) signals_->cancel(ec);
   spdlog::info("stopped");
@@ -283,7 +175,7 @@ awaitable<void> Gateway::drain() {
 int Gateway::run() {
   if (!signals_) signals_ = std::make_unique<asio::signal_set>(*contexts_[0], SIGINT, SIGTERM, SIGHUP);
   co_spawn(*contexts_[0], handle_signals(), asio::detached);
-  co_spawn(*contexts_[0], probe_loop(), asio::detached);
+  co_spawn(*contexts_[0], upstream::run_probes(shared_.routes, workers_[0]->resolver, stopping_), asio::detached);
   {
     std::lock_guard lock(listeners_mutex_);
     for (auto& l : listeners_) start_accepting(l);
@@ -302,7 +194,7 @@ int Gateway::run() {
 std::vector<admin::ListenerStatus> Gateway::listeners() const {
   std::vector<admin::ListenerStatus> out;
   std::lock_guard lock(listeners_mutex_);
-  for (auto& l : listeners_) out.push_back({l->name, endpoint_text(l->endpoint), l->endpoint.port()});
+  for (auto& l : listeners_) out.push_back({l->name(), frontend::endpoint_text(l->endpoint()), l->endpoint().port()});
   return out;
 }
 
@@ -332,30 +224,24 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
     std::vector<std::string> paths;
     auto wanted = wanted_listeners(cfg, &paths);
     std::lock_guard lock(listeners_mutex_);
-    auto same = [](const BoundListener& a, const BoundListener& b) { return a.name == b.name && a.configured == b.configured; };
     for (std::size_t i = 0; i < wanted.size(); ++i) {
-      auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](auto& l) { return same(*l, *wanted[i]); });
+      auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](auto& l) { return l->same(*wanted[i]); });
       if (it != listeners_.end()) continue;
-      if (auto ec = open_acceptor(*wanted[i])) {
+      if (auto ec = wanted[i]->open(context_list())) {
         r.status = Status::bind_failed;
-        r.errors.push_back({paths[i], "cannot listen on " + endpoint_text(wanted[i]->configured) + ": " + ec.message()});
+        r.errors.push_back({paths[i], "cannot listen on " + frontend::endpoint_text(wanted[i]->configured()) + ": " + ec.message()});
       } else {
         added.push_back(wanted[i]);
       }
     }
     if (!r.ok()) {
-      for (auto& a : added) {
-        // Never started: no accept loop runs on them yet.
-        error_code ignored;
-        a->acceptor->close(ignored);
-        for (auto& wa : a->worker_acceptors) wa->close(ignored);
-      }
+      for (auto& a : added) a->close_now(); // never started: no accept loop runs on them yet
       return r;
     }
     for (auto& l : listeners_) {
-      auto it = std::find_if(wanted.begin(), wanted.end(), [&](auto& w) { return same(*l, *w); });
+      auto it = std::find_if(wanted.begin(), wanted.end(), [&](auto& w) { return l->same(*w); });
       if (it == wanted.end()) removed.push_back(l);
-      else l->info = (*it)->info;
+      else l->set_info((*it)->info());
     }
   }
 
@@ -365,14 +251,14 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
   if (bound_) {
     std::lock_guard lock(listeners_mutex_);
     for (auto& a : added) {
-      spdlog::info("listening {} {}", a->name, endpoint_text(a->endpoint));
+      spdlog::info("listening {} {}", a->name(), frontend::endpoint_text(a->endpoint()));
       listeners_.push_back(a);
       if (accepting_) start_accepting(a);
     }
     for (auto& old : removed) {
-      spdlog::info("stopped listening {} {} (open connections stay)", old->name, endpoint_text(old->endpoint));
+      spdlog::info("stopped listening {} {} (open connections stay)", old->name(), frontend::endpoint_text(old->endpoint()));
       listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), old), listeners_.end());
-      close_listener(old);
+      old->close();
     }
   }
   spdlog::info("config generation {} applied ({})", r.generation, admin::to_string(source));
@@ -448,47 +334,6 @@ nlohmann::json Gateway::config_document() const {
 }
 
 bool Gateway::ready() const { return bound_ && !shared_.draining; }
-
-awaitable<void> Gateway::probe_loop() {
-  std::map<std::string, Clock::time_point> next_probe;
-  asio::steady_timer tick(co_await asio::this_coro::executor);
-  while (!stopping_) {
-    tick.expires_after(std::chrono::milliseconds(250));
-    co_await tick.async_wait(use_nothrow);
-    auto snapshot = shared_.current();
-    const auto& cfg = *snapshot->config;
-    auto used = [&](const std::string& name) {
-      auto in = [&](const config::Via& v) { return std::find(v.chain.begin(), v.chain.end(), name) != v.chain.end(); };
-      if (in(cfg.default_via)) return true;
-      for (auto& r : cfg.routes)
-        if (in(r.via)) return true;
-      return false;
-    };
-    auto now = Clock::now();
-    for (const auto& up : cfg.upstreams) {
-      const auto* g = std::get_if<config::Group>(&up.kind);
-      if (!g || g->probe_interval.count() <= 0 || g->probe.empty() || !used(up.name)) continue;
-      auto& next = next_probe[up.name];
-      if (now < next) continue;
-      next = now + to_clock(g->probe_interval);
-      auto target = TargetAddress::parse(g->probe);
-      if (!target) continue;
-      for (const auto& member : g->members) {
-        // A probe is an ordinary dial through that one member: the dialer records its health.
-        upstream::DialRequest req{snapshot, config::Via{config::Via::Kind::chain, {member}}, *target, {}, config::RemoteDns::any,
-                                  routing::Command::connect};
-        asio::co_spawn(
-            *contexts_[0],
-            [req, this]() -> awaitable<void> {
-              auto r = co_await upstream::dial(req, workers_[0]->resolver);
-              error_code ignored;
-              r.socket.close(ignored);
-            },
-            asio::detached);
-      }
-    }
-  }
-}
 
 nlohmann::json Gateway::upstream_health(std::string_view name) const {
   for (auto& h : upstream::Health::instance().view()) {

@@ -24,12 +24,13 @@ using namespace hopgate;
 
 void print_effective(const config::Config& c) {
   using namespace hopgate::config;
-  auto listener = [](const char* name, const std::optional<Listener>& l) {
+  auto listener = [](const Listener* l) {
     if (!l) return;
     for (auto& ep : l->listen) {
       auto a = ep.address();
-      std::cout << "listener " << name << " "
+      std::cout << "listener " << l->name << " "
                 << (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) << ":" << ep.port();
+      if (l->name != to_string(l->kind)) std::cout << " kind=" << to_string(l->kind);
       if (l->protocols.size() > 1) std::cout << " (http+socks)";
       if (l->auth == AuthMode::password) std::cout << " auth=password";
       if (l->auth == AuthMode::optional) std::cout << " auth=optional";
@@ -37,17 +38,20 @@ void print_effective(const config::Config& c) {
       std::cout << "\n";
     }
   };
-  listener("http", c.listeners.http);
-  listener("socks", c.listeners.socks);
-  listener("admin", c.listeners.admin);
-  if (c.listeners.admin) {
+  // The front ends first (http, socks, then the others by name), the admin API last.
+  listener(c.listeners.http());
+  listener(c.listeners.socks());
+  for (auto& l : c.listeners.all)
+    if (l.name != "http" && l.name != "socks" && l.kind != ListenerKind::admin) listener(&l);
+  if (auto* admin = c.listeners.admin()) {
+    listener(admin);
     // What the browser guard lets in (docs/admin-api.md, "Browsers").
     std::cout << "admin hosts: IP addresses, localhost";
-    for (auto& h : c.listeners.admin->hosts) std::cout << ", " << h;
+    for (auto& h : admin->hosts) std::cout << ", " << h;
     std::cout << "\nadmin cors_origins:";
-    if (c.listeners.admin->cors_origins.empty()) std::cout << " none (cross-site requests refused)";
-    for (auto& o : c.listeners.admin->cors_origins) std::cout << " " << o;
-    if (c.listeners.admin->private_network) std::cout << " (private_network)";
+    if (admin->cors_origins.empty()) std::cout << " none (cross-site requests refused)";
+    for (auto& o : admin->cors_origins) std::cout << " " << o;
+    if (admin->private_network) std::cout << " (private_network)";
     std::cout << "\n";
   }
   for (auto& u : c.upstreams) {
@@ -169,7 +173,7 @@ int main(int argc, char** argv) {
       std::cerr << "hopgate: --healthcheck: " << why << "\n";
       return 1;
     }
-    std::string token = cfg.listeners.admin ? cfg.listeners.admin->token : "";
+    std::string token = cfg.listeners.admin() ? cfg.listeners.admin()->token : "";
     auto r = cli::run_healthcheck(*url, token, std::chrono::seconds(5));
     (r.ok ? std::cout : std::cerr) << "healthcheck http://" << url->host << ":" << url->port << url->target << ": "
                                    << r.message << "\n";

@@ -12,6 +12,7 @@
 #include "hopgate/config/config.hpp"
 #include "hopgate/core/fd_reserve.hpp"
 #include "hopgate/frontend/context.hpp"
+#include "hopgate/frontend/listener.hpp"
 #include "hopgate/frontend/session.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -61,33 +62,18 @@ public:
   void set_reload_overlay(ReloadOverlay overlay) { overlay_ = std::move(overlay); }
 
 private:
-  struct BoundListener {
-    std::string name;          ///< "http", "socks", "admin"
-    tcp::endpoint configured;  ///< as written (port 0 stays 0): what reloads compare
-    frontend::ListenerInfo info;
-    bool admin = false;
-    std::unique_ptr<tcp::acceptor> acceptor; ///< on the first io_context
-    /// A listening socket of its own (SO_REUSEPORT, same port) for each other worker, so that every
-    /// worker accepts for itself: a new connection starts on the thread that took it, with no
-    /// hand-off. Empty for the admin listener, which only the first io_context serves.
-    std::vector<std::unique_ptr<tcp::acceptor>> worker_acceptors;
-    tcp::endpoint endpoint;    ///< as bound
-  };
-  using ListenerPtr = std::shared_ptr<BoundListener>;
+  using ListenerPtr = std::shared_ptr<frontend::Listener>;
 
   /// Every listen address of `cfg`, unbound, with the JSON path it came from in `paths`.
   static std::vector<ListenerPtr> wanted_listeners(const config::Config& cfg, std::vector<std::string>* paths = nullptr);
-  error_code open_acceptor(BoundListener& l);
+  std::vector<asio::io_context*> context_list() const;
+  /// What serves the connections a listener accepts, by its kind: the one place a kind is wired.
+  frontend::AcceptHandler handler_for(const frontend::Listener& l);
   admin::ChangeResult change(config::Config cfg, nlohmann::json doc, admin::ChangeSource source,
                              std::optional<std::uint64_t> expected_generation);
   void start_accepting(const ListenerPtr& l);
-  /// Closes every acceptor of `l`, each on its own io_context.
-  void close_listener(const ListenerPtr& l);
-  awaitable<void> accept_loop(ListenerPtr l, std::size_t worker);
   awaitable<void> drain();
   awaitable<void> handle_signals();
-  /// Active health checks: groups with an "interval" (and used by a route) probe each member.
-  awaitable<void> probe_loop();
   void install(config::Config cfg, nlohmann::json doc);
 
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
@@ -95,7 +81,7 @@ private:
   std::vector<std::thread> threads_;
   frontend::Shared shared_;
   admin::Sources admin_sources_{shared_.routes, shared_.registry, shared_.stats, shared_.draining};
-  mutable std::mutex listeners_mutex_; ///< guards listeners_ and each one's `info`
+  mutable std::mutex listeners_mutex_; ///< guards listeners_
   std::vector<ListenerPtr> listeners_;
   FdReserve fd_reserve_; ///< released and restored by the accept loops
   std::unique_ptr<asio::signal_set> signals_;

@@ -193,17 +193,25 @@ PacProxies pac_proxies(const Request& req, const ApiContext& ctx) {
     }
     return {};
   };
-  auto speaks = [](const std::optional<config::Listener>& l, config::Protocol p) {
-    return l && std::find(l->protocols.begin(), l->protocols.end(), p) != l->protocols.end();
+  auto speaks = [](const config::Listener& l, config::Protocol p) {
+    return l.kind != config::ListenerKind::admin && std::find(l.protocols.begin(), l.protocols.end(), p) != l.protocols.end();
+  };
+  // The listener named after the protocol first (as before listeners had names), then any other.
+  auto pick = [&](config::Protocol p, bool needs_no_password) -> std::string {
+    auto fits = [&](const config::Listener& l) { return speaks(l, p) && (!needs_no_password || l.auth != config::AuthMode::password); };
+    const auto& all = cfg->listeners.all;
+    auto* own = cfg->listeners.find(config::to_string(p));
+    if (own && fits(*own)) return address_of(own->name);
+    const auto* other = p == config::Protocol::http ? cfg->listeners.socks() : cfg->listeners.http();
+    if (other && fits(*other)) return address_of(other->name);
+    for (auto& l : all)
+      if (fits(l)) return address_of(l.name);
+    return {};
   };
   PacProxies p;
-  if (speaks(cfg->listeners.http, config::Protocol::http)) p.http = address_of("http");
-  else if (speaks(cfg->listeners.socks, config::Protocol::http)) p.http = address_of("socks");
+  p.http = pick(config::Protocol::http, false);
   // Browsers cannot answer a SOCKS password prompt: offer SOCKS5 only when it needs none.
-  if (speaks(cfg->listeners.socks, config::Protocol::socks) && cfg->listeners.socks->auth != config::AuthMode::password)
-    p.socks = address_of("socks");
-  else if (speaks(cfg->listeners.http, config::Protocol::socks) && cfg->listeners.http->auth != config::AuthMode::password)
-    p.socks = address_of("http");
+  p.socks = pick(config::Protocol::socks, true);
   return p;
 }
 
@@ -216,17 +224,23 @@ awaitable<Response> route_query(const Request& req, const Target& t, ApiContext 
   RouteQuery q;
   q.target = *target;
   q.user = t.param("user");
+  auto snapshot = ctx.shared.current();
   if (auto fe = t.param("frontend"); !fe.empty()) {
+    // A protocol, or a listener's name (the request then comes in on it and speaks its protocol).
+    const auto* l = snapshot->config->listeners.find(fe);
+    if (l && l->kind != config::ListenerKind::admin) q.listener = fe;
     if (fe == "http") q.frontend = config::Protocol::http;
     else if (fe == "socks") q.frontend = config::Protocol::socks;
-    else co_return error_response(req, http::status::bad_request, "bad_request", "frontend must be \"http\" or \"socks\"");
+    else if (!q.listener.empty() && !l->protocols.empty()) q.frontend = l->protocols.front();
+    else
+      co_return error_response(req, http::status::bad_request, "bad_request",
+                               "frontend must be \"http\", \"socks\" or the name of a listener");
   }
   if (auto c = t.param("client"); !c.empty()) {
     error_code ec;
     q.client = asio::ip::make_address(c, ec);
     if (ec) co_return error_response(req, http::status::bad_request, "bad_request", "client must be an IP address");
   }
-  auto snapshot = ctx.shared.current();
   auto out = explain_route(*snapshot, q);
   auto resolve = t.param("resolve");
   if ((resolve == "true" || resolve == "1") && out.value("needs_resolution", false)) {
@@ -281,11 +295,12 @@ Response put_routes(const Request& req, ApiContext ctx) {
 
 bool authorized(const Request& req, const ApiContext& ctx) {
   auto cfg = ctx.shared.current()->config;
-  if (!cfg->listeners.admin || cfg->listeners.admin->token.empty()) return true;
+  const auto* admin = cfg->listeners.admin();
+  if (!admin || admin->token.empty()) return true;
   std::string_view h = req[http::field::authorization];
   h = trim_ows(h);
   if (h.size() < 7 || !iequals(h.substr(0, 7), "bearer ")) return false;
-  return secret_equals(trim_ows(h.substr(7)), cfg->listeners.admin->token);
+  return secret_equals(trim_ows(h.substr(7)), admin->token);
 }
 
 /// The endpoints and the methods each allows, for 404 vs 405.
@@ -395,7 +410,7 @@ awaitable<Response> handle_request(const Request& req, ApiContext ctx) {
   const auto& path = t.path;
   auto now = Clock::now();
   auto cfg = ctx.shared.current()->config;
-  const config::Listener* admin = cfg->listeners.admin ? &*cfg->listeners.admin : nullptr;
+  const config::Listener* admin = cfg->listeners.admin();
 
   // Browsers first, before any endpoint (docs/admin-api.md, "Browsers").
   if (auto refused = host_refusal(req, admin, ctx.shared.stats)) co_return std::move(*refused);
@@ -531,7 +546,7 @@ awaitable<void> serve_admin(tcp::socket socket, const Sources& shared, Control& 
   if (ec) co_return;
   {
     auto cfg = shared.current()->config;
-    if (cfg->listeners.admin && !cfg->listeners.admin->admits(peer.address())) {
+    if (auto* admin = cfg->listeners.admin(); admin && !admin->admits(peer.address())) {
       spdlog::info("admin: refused {}: not in the admin allow list", peer.address().to_string());
       co_return;
     }

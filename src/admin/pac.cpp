@@ -186,7 +186,8 @@ std::string make_pac(const config::Config& cfg, const PacProxies& proxies, std::
     }
     // The browser cannot know the user, its own address as hopgate sees it, or which front end
     // it will end up on: a rule that depends on them is hopgate's to decide.
-    bool frontend_fixed = m.frontend.empty() ||
+    // A rule for both protocols holds whatever the browser picks; one naming a listener does not.
+    bool frontend_fixed = (m.frontend.empty() && m.listener.empty()) ||
                           (std::find(m.frontend.begin(), m.frontend.end(), config::Protocol::http) != m.frontend.end() &&
                            std::find(m.frontend.begin(), m.frontend.end(), config::Protocol::socks) != m.frontend.end());
     bool undecidable = !m.user.empty() || !m.client.empty() || !frontend_fixed;

@@ -258,7 +258,7 @@ json upstreams_json(const config::Config& cfg, const Control& control) {
 
 json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
   // The Router's own verdict, as the front ends get it: only its serialization is here.
-  routing::Request request{q.target, {q.client, q.user, {}, q.frontend}, routing::Command::connect};
+  routing::Request request{q.target, {q.client, q.user, {}, q.frontend, q.listener}, routing::Command::connect};
   auto v = routing::decide(snapshot, request, q.resolved, q.resolved_given);
   const auto& d = v.decision;
 
@@ -268,6 +268,8 @@ json explain_route(const routing::Snapshot& snapshot, const RouteQuery& q) {
              {"frontend", config::to_string(q.frontend)},
              {"user", null_if_empty(q.user)},
              {"client", q.client.to_string()}}}};
+  // A listener of its own name only when the query named one that is not also a protocol.
+  if (!q.listener.empty() && q.listener != config::to_string(q.frontend)) out["request"]["listener"] = q.listener;
   out["rule"] = {{"index", d.route ? json(d.rule_index) : json(nullptr)}, {"name", d.rule_name()}};
   if (q.resolved_given) {
     json addrs = json::array();

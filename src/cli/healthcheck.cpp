@@ -78,11 +78,12 @@ std::optional<HttpUrl> healthcheck_url(std::string_view target, const config::Co
     error = "expected a URL (http://127.0.0.1:9090/healthz) or a path (/readyz), got \"" + std::string(target) + "\"";
     return std::nullopt;
   }
-  if (!cfg || !cfg->listeners.admin || cfg->listeners.admin->listen.empty()) {
+  const auto* admin = cfg ? cfg->listeners.admin() : nullptr;
+  if (!admin || admin->listen.empty()) {
     error = "the config has no admin listener; give the URL";
     return std::nullopt;
   }
-  auto ep = cfg->listeners.admin->listen.front();
+  auto ep = admin->listen.front();
   if (ep.port() == 0) {
     error = "the admin listener picks a free port (port 0); give the URL";
     return std::nullopt;

@@ -15,7 +15,7 @@ std::vector<std::string> secret_kinds(const Config& cfg) {
   for (auto& u : cfg.upstreams)
     if (auto* h = std::get_if<Hop>(&u.kind)) upstream = upstream || !h->password.empty() || !h->username.empty();
   if (upstream) out.push_back("upstream credentials");
-  if (cfg.listeners.admin && !cfg.listeners.admin->token.empty()) out.push_back("the admin token");
+  if (auto* admin = cfg.listeners.admin(); admin && !admin->token.empty()) out.push_back("the admin token");
   return out;
 }
 

@@ -413,7 +413,7 @@ private:
 
   /// Checks Proxy-Authorization when the listener wants a password. nullopt: reply 407.
   std::optional<routing::Client> identify(const hc::Fields& fields, const config::Config& cfg) {
-    routing::Client who{peer_, {}, {}, config::Protocol::http};
+    routing::Client who{peer_, {}, {}, config::Protocol::http, ctx_.listener};
     if (auth_ != config::AuthMode::password) return who;
     const auto* f = hc::find_field(fields, "Proxy-Authorization");
     if (!f) return std::nullopt;

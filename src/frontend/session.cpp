@@ -15,11 +15,6 @@
 namespace hopgate::frontend {
 namespace {
 
-const config::Listener* listener_config(const config::Config& cfg, config::Protocol kind) {
-  const auto& l = kind == config::Protocol::http ? cfg.listeners.http : cfg.listeners.socks;
-  return l ? &*l : nullptr;
-}
-
 bool has(const std::vector<config::Protocol>& v, config::Protocol p) { return std::find(v.begin(), v.end(), p) != v.end(); }
 
 /// A refusal at accept is logged at info once per interval with the number since the last
@@ -182,15 +177,16 @@ private:
 awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo listener) {
   auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
-  const auto* lcfg = listener_config(cfg, listener.kind);
+  const auto* lcfg = cfg.listeners.find(listener.name);
+  ctx.listener = listener.name;
   const auto& peer = ctx.peer;
   if (lcfg && !lcfg->admits(peer.address())) {
     // Closed at once, before a byte is read: the client learns nothing about what listens here.
     if (auto suppressed = denied_log.due())
       spdlog::info("refused {} on the {} listener: not let in by its allow/deny lists{}", peer.address().to_string(),
-                   config::to_string(listener.kind), more(*suppressed));
+                   listener.name, more(*suppressed));
     else
-      spdlog::debug("refused {} at accept ({} listener, allow/deny)", peer.address().to_string(), config::to_string(listener.kind));
+      spdlog::debug("refused {} at accept ({} listener, allow/deny)", peer.address().to_string(), listener.name);
     co_return;
   }
   std::string client_text = peer.address().is_v6() ? "[" + peer.address().to_string() + "]:" + std::to_string(peer.port())

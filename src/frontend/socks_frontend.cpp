@@ -98,7 +98,7 @@ awaitable<std::string> serve_socks4(tcp::socket& client, SessionContext& ctx, ob
     co_await send_socks4_reply(client, s4::Reply::rejected, unspecified_v4());
     co_return "not allowed (SOCKS4 has no password)";
   }
-  routing::Client who{ctx.peer.address(), {}, {}, config::Protocol::socks};
+  routing::Client who{ctx.peer.address(), {}, {}, config::Protocol::socks, ctx.listener};
   // Named, not a temporary in the co_await: GCC 12 freed such a temporary twice (docs/architecture.md).
   routing::Request request{req.target, std::move(who), routing::Command::connect};
   if (req.command == static_cast<std::uint8_t>(s4::Command::bind)) {
@@ -124,7 +124,7 @@ awaitable<std::string> serve_socks5(tcp::socket& client, SessionContext& ctx, ob
                                     config::AuthMode auth, std::optional<TunnelPlan>& tunnel) {
   auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
-  routing::Client who{ctx.peer.address(), {}, {}, config::Protocol::socks};
+  routing::Client who{ctx.peer.address(), {}, {}, config::Protocol::socks, ctx.listener};
 
   // Greeting, method selection and authentication share one handshake deadline.
   auto handshake = [&]() -> awaitable<std::string> {

@@ -171,8 +171,12 @@ Decision RouteTable::match(const Request& req, std::span<const boost::asio::ip::
 }
 
 bool client_may_match(const config::Match& m, const Client& client) {
-  if (!m.frontend.empty() && std::find(m.frontend.begin(), m.frontend.end(), client.frontend) == m.frontend.end())
-    return false;
+  // "frontend" names protocols and listeners: either may let the client in.
+  if (!m.frontend.empty() || !m.listener.empty()) {
+    bool by_protocol = std::find(m.frontend.begin(), m.frontend.end(), client.frontend) != m.frontend.end();
+    bool by_listener = std::find(m.listener.begin(), m.listener.end(), client.listener) != m.listener.end();
+    if (!by_protocol && !by_listener) return false;
+  }
   if (!m.user.empty() && (client.user.empty() || std::find(m.user.begin(), m.user.end(), client.user) == m.user.end()))
     return false;
   if (!m.client.empty() &&

@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(again.ok() && again.config->routes.size() == r.config->routes.size());
   routing::RouteTable table(r.config->routes, r.config->default_via);
   for (auto target : {"example.com:443", "127.0.0.1:80", "[::1]:22", "x.onion:80"}) {
-    routing::Request req{*TargetAddress::parse(target), {boost::asio::ip::make_address("10.1.2.3"), "alice", {}, config::Protocol::socks}};
+    routing::Request req{*TargetAddress::parse(target), {boost::asio::ip::make_address("10.1.2.3"), "alice", {}, config::Protocol::socks, {}}};
     auto d = table.match(req);
     if (d.route) FUZZ_CHECK(d.rule_index < r.config->routes.size());
     if (d.needs_resolution) {

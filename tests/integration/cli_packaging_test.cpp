@@ -170,9 +170,9 @@ TEST(CliDocker, ImageShape) {
   auto cfg = config::load_config(json::parse(in, nullptr, true, true));
   ASSERT_TRUE(cfg.ok());
   std::set<std::string> listening;
-  for (auto* l : {&cfg.config->listeners.http, &cfg.config->listeners.socks, &cfg.config->listeners.admin})
-    if (*l)
-      for (auto& ep : (*l)->listen) listening.insert(std::to_string(ep.port()));
+  for (auto* l : {cfg.config->listeners.http(), cfg.config->listeners.socks(), cfg.config->listeners.admin()})
+    if (l)
+      for (auto& ep : l->listen) listening.insert(std::to_string(ep.port()));
   EXPECT_EQ(exposed, listening);
 
   auto entry = instructions(rt, "ENTRYPOINT");
@@ -400,18 +400,18 @@ TEST(CliK8s, DeploymentMatchesTheConfig) {
   auto loaded = config::load_config(doc);
   ASSERT_TRUE(loaded.ok());
   auto& l = loaded.config->listeners;
-  ASSERT_TRUE(l.http && l.socks && l.admin);
+  ASSERT_TRUE(l.http() && l.socks() && l.admin());
   // Sidecar: the proxy ports stay on loopback (shared network namespace).
-  EXPECT_TRUE(l.http->listen.at(0).address().is_loopback());
-  EXPECT_TRUE(l.socks->listen.at(0).address().is_loopback());
+  EXPECT_TRUE(l.http()->listen.at(0).address().is_loopback());
+  EXPECT_TRUE(l.socks()->listen.at(0).address().is_loopback());
 
   std::map<std::string, std::string> ports; // name -> containerPort
   std::regex port_re(R"(- name: ([\w-]+)\s*\n\s*containerPort: (\d+))");
   for (auto it = std::sregex_iterator(k.deployment.begin(), k.deployment.end(), port_re); it != std::sregex_iterator(); ++it)
     ports[(*it)[1]] = (*it)[2];
-  EXPECT_EQ(ports["http-proxy"], std::to_string(l.http->listen.at(0).port()));
-  EXPECT_EQ(ports["socks"], std::to_string(l.socks->listen.at(0).port()));
-  EXPECT_EQ(ports["admin"], std::to_string(l.admin->listen.at(0).port()));
+  EXPECT_EQ(ports["http-proxy"], std::to_string(l.http()->listen.at(0).port()));
+  EXPECT_EQ(ports["socks"], std::to_string(l.socks()->listen.at(0).port()));
+  EXPECT_EQ(ports["admin"], std::to_string(l.admin()->listen.at(0).port()));
 
   // Liveness: GET /healthz on the admin port; readiness: hopgate's own probe of /readyz.
   EXPECT_EQ(yaml_value_after(k.deployment, "livenessProbe:", "path"), "/healthz");

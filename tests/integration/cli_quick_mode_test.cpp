@@ -453,10 +453,10 @@ TEST(CliDefaults, BuiltInBaseEqualsTheShippedDefaultConfig) {
   auto a = config::load_config(shipped);
   auto b = config::load_config(hopgate::cli::builtin_base());
   ASSERT_TRUE(a.ok() && b.ok());
-  auto eps = [](const std::optional<config::Listener>& l) { return l ? l->listen : decltype(l->listen){}; };
-  EXPECT_EQ(eps(a.config->listeners.http), eps(b.config->listeners.http));
-  EXPECT_EQ(eps(a.config->listeners.socks), eps(b.config->listeners.socks));
-  EXPECT_EQ(eps(a.config->listeners.admin), eps(b.config->listeners.admin));
+  auto eps = [](const config::Listener* l) { return l ? l->listen : decltype(l->listen){}; };
+  EXPECT_EQ(eps(a.config->listeners.http()), eps(b.config->listeners.http()));
+  EXPECT_EQ(eps(a.config->listeners.socks()), eps(b.config->listeners.socks()));
+  EXPECT_EQ(eps(a.config->listeners.admin()), eps(b.config->listeners.admin()));
   EXPECT_EQ(a.config->routes.size(), b.config->routes.size());
   EXPECT_EQ(a.config->default_via.display(), b.config->default_via.display());
 }

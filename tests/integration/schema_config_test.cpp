@@ -320,8 +320,8 @@ TEST(SchemaConfig, ExamplesDoWhatTheirNamesSay) {
     }
   }
   EXPECT_TRUE(onion);
-  ASSERT_TRUE(tor.listeners.http);
-  EXPECT_TRUE(tor.listeners.http->listen.at(0).address().is_loopback());
+  ASSERT_TRUE(tor.listeners.http());
+  EXPECT_TRUE(tor.listeners.http()->listen.at(0).address().is_loopback());
 
   auto policy = *config::load_config(read_json(source_dir() / "config/examples/policy-routing.json")).config;
   auto* group = policy.find_upstream(policy.default_via.chain.at(0));
@@ -345,11 +345,11 @@ TEST(SchemaConfig, ExamplesDoWhatTheirNamesSay) {
   EXPECT_EQ(kinds, (std::set<std::string>{"block", "private-direct", "corp-http"}));
 
   auto sidecar = *config::load_config(read_json(source_dir() / "config/examples/sidecar.json")).config;
-  ASSERT_TRUE(sidecar.listeners.http && sidecar.listeners.socks && sidecar.listeners.admin);
-  EXPECT_TRUE(sidecar.listeners.http->listen.at(0).address().is_unspecified()) << "reachable from other containers";
-  EXPECT_FALSE(sidecar.listeners.http->allow.empty()) << "an allow list, not an open proxy";
-  EXPECT_FALSE(sidecar.listeners.socks->allow.empty());
-  EXPECT_FALSE(sidecar.listeners.http->open_proxy);
+  ASSERT_TRUE(sidecar.listeners.http() && sidecar.listeners.socks() && sidecar.listeners.admin());
+  EXPECT_TRUE(sidecar.listeners.http()->listen.at(0).address().is_unspecified()) << "reachable from other containers";
+  EXPECT_FALSE(sidecar.listeners.http()->allow.empty()) << "an allow list, not an open proxy";
+  EXPECT_FALSE(sidecar.listeners.socks()->allow.empty());
+  EXPECT_FALSE(sidecar.listeners.http()->open_proxy);
 }
 
 TEST(SchemaConfig, MaximalConfigAcceptedByBoth) {
@@ -425,7 +425,10 @@ void schema_property_names(const json& s, std::set<std::string>& out) {
 TEST(SchemaConfig, EveryKeyTheLoaderKnowsIsInTheSchema) {
   // The loader lists the keys of each object it reads: Reader::object(j, path, {"a", "b"}) and the
   // listener key lists. A key added there and not to the schema would make editors flag a valid file.
-  auto loader = read_text_file(source_dir() / "src/config/loader.cpp");
+  // The loader is one file per section (src/config/load_*.cpp): read them all.
+  std::string loader;
+  for (auto& f : std::filesystem::directory_iterator(source_dir() / "src/config"))
+    if (f.path().extension() == ".cpp") loader += read_text_file(f.path());
   ASSERT_FALSE(loader.empty());
   std::set<std::string> keys;
   std::regex list_re(R"((?:r\.object\([^;{]*|keys_front|keys_admin)\{([^}]*)\})");
@@ -535,7 +538,6 @@ TEST(SchemaConfig, BrokenConfigsRejectedByBoth) {
       route(R"({"via": "direct", "match": {"port": "x"}})"),
       route(R"({"via": "direct", "match": {"port": true}})"),
       route(R"({"via": "direct", "match": {"port": ["80", null]}})"),
-      route(R"({"via": "direct", "match": {"frontend": "udp"}})"),
       route(R"({"via": "direct", "match": {"client": "nowhere"}})"),
       route(R"({"via": "direct", "match": {"user": 7}})"),
       route(R"({"via": "direct", "remote_dns": "maybe"})"),
@@ -594,6 +596,30 @@ TEST(SchemaConfig, BrokenConfigsRejectedByBoth) {
     SCOPED_TRACE(text);
     EXPECT_FALSE(schema().validate(doc).empty()) << "the schema accepts it";
     EXPECT_NE(loader_errors(doc), "") << "the loader accepts it";
+  }
+}
+
+TEST(SchemaConfig, NamedListenersAndFrontendNamesAgree) {
+  // Listeners of any name with a kind; a route's frontend names a protocol or a listener. Whether
+  // that listener exists is the loader's to check (as upstream and user names are): the schema
+  // cannot know the names.
+  auto doc = json::parse(R"({"listeners": {"socks": {"listen": "127.0.0.1:0"},
+                                           "tls-http": {"kind": "http", "listen": "127.0.0.1:0"},
+                                           "socks-lan": {"kind": "socks", "listen": "127.0.0.1:0"}},
+                             "routes": [{"via": "block", "match": {"frontend": ["tls-http", "socks"]}}]})");
+  EXPECT_EQ(schema().validate(doc), std::vector<std::string>{});
+  EXPECT_EQ(loader_errors(doc), "");
+  auto unknown = json::parse(R"({"listeners": {"socks": {"listen": "127.0.0.1:0"}},
+                                 "routes": [{"via": "direct", "match": {"frontend": "udp"}}]})");
+  EXPECT_NE(loader_errors(unknown).find("/routes/0/match/frontend: unknown front end \"udp\""), std::string::npos)
+      << loader_errors(unknown);
+  for (auto* text : {R"({"listeners": {"web": {"listen": "127.0.0.1:0"}}})",
+                     R"({"listeners": {"web": {"kind": "udp", "listen": "127.0.0.1:0"}}})",
+                     R"({"listeners": {"socks": {"kind": "http", "listen": "127.0.0.1:0"}}})"}) {
+    SCOPED_TRACE(text);
+    auto bad = json::parse(text);
+    EXPECT_FALSE(schema().validate(bad).empty()) << "the schema accepts it";
+    EXPECT_NE(loader_errors(bad), "") << "the loader accepts it";
   }
 }
 

@@ -44,7 +44,7 @@ void HopgateProcess::start(const nlohmann::json& config, std::vector<std::string
     }
   }
 
-  static const std::regex line_re(R"((?:^|\s)listening (\w+) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)\s*$)");
+  static const std::regex line_re(R"((?:^|\s)listening (\S+) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)\s*$)");
   auto deadline = std::chrono::steady_clock::now() + 15s;
   for (;;) {
     bool alive = proc_->running();

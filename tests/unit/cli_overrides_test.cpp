@@ -88,10 +88,10 @@ TEST(CliBase, BuiltInBaseIsValidAndOnLoopback) {
   auto r = config::load_config(builtin_base());
   ASSERT_TRUE(r.ok());
   auto& l = r.config->listeners;
-  ASSERT_TRUE(l.http && l.socks && l.admin);
-  EXPECT_EQ(l.http->listen.at(0), boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 8118));
-  EXPECT_EQ(l.socks->listen.at(0), boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 1080));
-  EXPECT_EQ(l.admin->listen.at(0), boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 9090));
+  ASSERT_TRUE(l.http() && l.socks() && l.admin());
+  EXPECT_EQ(l.http()->listen.at(0), boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 8118));
+  EXPECT_EQ(l.socks()->listen.at(0), boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 1080));
+  EXPECT_EQ(l.admin()->listen.at(0), boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 9090));
   EXPECT_EQ(r.config->default_via.kind, config::Via::Kind::direct);
 }
 

@@ -56,7 +56,7 @@ TEST(ConfigLoader, DesignExampleLoads) {
   ASSERT_EQ(c.routes.size(), 5u);
   EXPECT_EQ(c.routes[3].match.port.size(), 2u);
   EXPECT_EQ(c.routes[4].via.chain, (std::vector<std::string>{"office", "tor"}));
-  EXPECT_EQ(c.listeners.socks->listen[0].port(), 1080);
+  EXPECT_EQ(c.listeners.socks()->listen[0].port(), 1080);
 }
 
 TEST(ConfigLoader, UnknownUpstreamNamesThePath) {
@@ -125,9 +125,9 @@ TEST(ConfigLoader, AdminBrowserKeysAreNormalizedAndCheckedWithTheirPaths) {
     "cors_origins": "HTTP://Dash.Example:80", "private_network": true})");
   auto r = load_config(doc);
   ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
-  EXPECT_EQ(r.config->listeners.admin->hosts, (std::vector<std::string>{"hopgate.default.svc", "dash"}));
-  EXPECT_EQ(r.config->listeners.admin->cors_origins, std::vector<std::string>{"http://dash.example"});
-  EXPECT_TRUE(r.config->listeners.admin->private_network);
+  EXPECT_EQ(r.config->listeners.admin()->hosts, (std::vector<std::string>{"hopgate.default.svc", "dash"}));
+  EXPECT_EQ(r.config->listeners.admin()->cors_origins, std::vector<std::string>{"http://dash.example"});
+  EXPECT_TRUE(r.config->listeners.admin()->private_network);
 
   doc["listeners"]["admin"] = json::parse(R"({"listen": "127.0.0.1:9090", "hosts": ["ok", "evil.example:9090", "a b"],
     "cors_origins": ["*", "null", "http://dash.example/path", "https://ok.example"], "private_network": "yes"})");

@@ -30,7 +30,7 @@ std::shared_ptr<const routing::Snapshot> snapshot_of(const json& upstreams, cons
 
 routing::Request to(const std::string& host_port, Command command = Command::connect, const std::string& user = "") {
   return routing::Request{*TargetAddress::parse(host_port),
-                          {boost::asio::ip::make_address("127.0.0.1"), user, {}, config::Protocol::socks}, command};
+                          {boost::asio::ip::make_address("127.0.0.1"), user, {}, config::Protocol::socks, {}}, command};
 }
 
 const json upstreams = {{"tor", "socks5h://127.0.0.1:9050"},
@@ -138,7 +138,7 @@ TEST(Router, CommandsNeedALastHopThatCanCarryThem) {
 
 TEST(Router, UdpIsPossibleWhenARuleForThisClientCarriesIt) {
   auto s = snapshot_of(upstreams, json::array({{{"match", {{"user", {"alice"}}}}, {"via", "tor"}}}), "block");
-  routing::Client alice{boost::asio::ip::make_address("127.0.0.1"), "alice", {}, config::Protocol::socks};
+  routing::Client alice{boost::asio::ip::make_address("127.0.0.1"), "alice", {}, config::Protocol::socks, {}};
   routing::Client bob = alice;
   bob.user = "bob";
   EXPECT_TRUE(routing::udp_possible(*s, alice));
@@ -156,4 +156,30 @@ TEST(Router, ResolveRuleAsksForTheAddressesFirst) {
   EXPECT_EQ(routing::decide(*s, to("intranet.example:443"), inside, true).refusal, Refusal::blocked);
   boost::asio::ip::address outside[] = {boost::asio::ip::make_address("192.0.2.7")};
   EXPECT_EQ(routing::decide(*s, to("intranet.example:443"), outside, true).rule_name(), "default");
+}
+
+TEST(Router, FrontendMatchesTheProtocolOrTheListenersName) {
+  json doc = {{"listeners",
+               {{"socks", {{"listen", {"127.0.0.1:1080"}}}},
+                {"lan", {{"kind", "http"}, {"listen", {"127.0.0.1:8118"}}}},
+                {"tls-socks", {{"kind", "socks"}, {"listen", {"127.0.0.1:1443"}}}}}},
+              {"routes", json::array({{{"name", "by-name"}, {"match", {{"frontend", {"lan", "tls-socks"}}}}, {"via", "block"}},
+                                      {{"name", "by-protocol"}, {"match", {{"frontend", "http"}}}, {"via", "direct"}}})},
+              {"default", {{"via", "direct"}}}};
+  auto r = config::load_config(doc);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.config->routes[0].match.listener, (std::vector<std::string>{"lan", "tls-socks"}));
+  EXPECT_TRUE(r.config->routes[0].match.frontend.empty());
+  auto s = routing::Snapshot::make(std::make_shared<const config::Config>(*r.config), 1);
+  auto from = [&](config::Protocol p, const std::string& listener) {
+    routing::Request req{*TargetAddress::parse("example.com:80"),
+                         {boost::asio::ip::make_address("127.0.0.1"), {}, {}, p, listener}, Command::connect};
+    return routing::decide(*s, req).rule_name();
+  };
+  EXPECT_EQ(from(config::Protocol::http, "lan"), "by-name");
+  EXPECT_EQ(from(config::Protocol::socks, "tls-socks"), "by-name");
+  EXPECT_EQ(from(config::Protocol::http, "http"), "by-protocol");  // the listener named http: a protocol in routes
+  EXPECT_EQ(from(config::Protocol::http, "mixed"), "by-protocol"); // HTTP on any other listener
+  EXPECT_EQ(from(config::Protocol::socks, "socks"), "default");
+  EXPECT_EQ(from(config::Protocol::socks, ""), "default");
 }

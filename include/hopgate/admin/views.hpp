@@ -53,6 +53,7 @@ nlohmann::json upstreams_json(const config::Config& cfg, const Control& control)
 struct RouteQuery {
   TargetAddress target;
   config::Protocol frontend = config::Protocol::socks;
+  std::string listener; ///< the listener it would come in on ("" when the query named none)
   boost::asio::ip::address client = boost::asio::ip::make_address("127.0.0.1");
   std::string user;
   /// Addresses of a domain target, when the caller resolved it for a "resolve": true rule.

@@ -27,8 +27,16 @@ struct PortRange {
   friend bool operator==(const PortRange&, const PortRange&) = default;
 };
 
-/// One front-end or admin listener.
+/// What a listener serves. A front end (http, socks) routes what it accepts; admin serves the
+/// admin API. The coming transparent and dns kinds join this list (frontend/listener.hpp).
+enum class ListenerKind { http, socks, admin };
+
+/// One named listener: "listeners": {"NAME": {"kind": ..., "listen": [...], ...}}. The names
+/// http, socks and admin need no "kind": they are of that kind (every config written before
+/// listeners had names keeps its meaning).
 struct Listener {
+  std::string name;                                   ///< its key under /listeners
+  ListenerKind kind = ListenerKind::http;
   std::vector<boost::asio::ip::tcp::endpoint> listen; ///< port 0 picks a free port
   AuthMode auth = AuthMode::none;                     ///< http/socks only
   std::vector<Protocol> protocols;                    ///< what the port speaks; sniffed by first byte when both
@@ -45,9 +53,14 @@ struct Listener {
 };
 
 struct Listeners {
-  std::optional<Listener> http;
-  std::optional<Listener> socks;
-  std::optional<Listener> admin;
+  std::vector<Listener> all; ///< sorted by name (the document's object order)
+
+  const Listener* find(std::string_view name) const;
+  /// The listeners named http and socks (of those kinds), when present.
+  const Listener* http() const { return find("http"); }
+  const Listener* socks() const { return find("socks"); }
+  /// The admin API's listener (there is at most one), when present.
+  const Listener* admin() const;
 };
 
 struct User {
@@ -114,11 +127,13 @@ struct Match {
   std::vector<std::string> domain; ///< exact, "*.suffix", ".suffix", or glob; normalised
   std::vector<Cidr> cidr;
   std::vector<PortRange> port;
-  std::vector<Protocol> frontend;
+  std::vector<Protocol> frontend;      ///< "frontend": "http" / "socks": the protocol the client spoke
+  std::vector<std::string> listener;  ///< "frontend": a listener's name: the listener it came in on
   std::vector<Cidr> client;
   std::vector<std::string> user;
   bool empty() const {
-    return domain.empty() && cidr.empty() && port.empty() && frontend.empty() && client.empty() && user.empty();
+    return domain.empty() && cidr.empty() && port.empty() && frontend.empty() && listener.empty() && client.empty() &&
+           user.empty();
   }
 };
 
@@ -206,6 +221,7 @@ struct Config {
 };
 
 std::string_view to_string(Protocol p);
+std::string_view to_string(ListenerKind k);
 std::string_view to_string(Hop::Scheme s);
 
 } // namespace hopgate::config

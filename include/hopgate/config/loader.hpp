@@ -29,6 +29,8 @@ LoadResult load_config_file(const std::string& path);
 std::optional<Hop> parse_hop_url(std::string_view url, std::string& error);
 /// Parses "host:port" / "[v6]:port" into an endpoint (host must be an IP literal or "localhost").
 std::optional<boost::asio::ip::tcp::endpoint> parse_listen_address(std::string_view text, std::string& error);
+/// A key as one token of a JSON pointer: "~" and "/" escaped (RFC 6901).
+std::string escape_pointer(std::string_view key);
 /// Parses "80" or "8000-8999".
 std::optional<PortRange> parse_port_range(std::string_view text);
 

@@ -56,6 +56,7 @@ struct SessionContext {
   Shared& shared;
   Worker& worker;
   tcp::endpoint peer{}; ///< the client's address and port, as accept returned them (no getpeername per use)
+  std::string listener; ///< the name of the listener it came in on (routes' "frontend" matches it)
 
   /// The current snapshot (see Worker::current).
   std::shared_ptr<const routing::Snapshot> current() const { return worker.current(shared); }

@@ -9,7 +9,8 @@ namespace hopgate::frontend {
 
 /// What the listener the client came in on speaks.
 struct ListenerInfo {
-  config::Protocol kind = config::Protocol::socks; ///< "http" or "socks" listener
+  std::string name;                                ///< its key under /listeners
+  config::Protocol kind = config::Protocol::socks; ///< what it speaks when it speaks one protocol
   std::vector<config::Protocol> protocols;         ///< both: sniff the first byte
 };
 

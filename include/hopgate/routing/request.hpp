@@ -14,7 +14,8 @@ struct Client {
   boost::asio::ip::address address;
   std::string user;     ///< authenticated user name, empty if none
   std::string password; ///< only for "auth": "client" pass-through; never logged
-  config::Protocol frontend = config::Protocol::socks;
+  config::Protocol frontend = config::Protocol::socks; ///< the protocol it spoke
+  std::string listener; ///< the name of the listener it came in on ("" when none: the admin API's "why")
 };
 
 /// What the client wants done with the target: a SOCKS command (an HTTP request is a connect).

@@ -1,0 +1,162 @@
+// The /upstreams section: single hops (a URL, or an object with a URL and options), named
+// chains and failover groups; then the references between them.
+#include "hopgate/config/sections.hpp"
+#include "hopgate/core/target.hpp"
+
+namespace hopgate::config {
+namespace {
+
+void read_strategy(Reader& r, const json& v, const std::string& p, Group& g) {
+  std::string s;
+  if (!r.string(v, p, s)) return;
+  if (s == "failover") g.strategy = Group::Strategy::failover;
+  else if (s == "round-robin") g.strategy = Group::Strategy::round_robin;
+  else if (s == "least-connections") g.strategy = Group::Strategy::least_connections;
+  else if (s == "random") g.strategy = Group::Strategy::random;
+  else if (s == "hash") g.strategy = Group::Strategy::hash;
+  else r.error(p, "unknown strategy \"" + s + "\" (expected failover, round-robin, least-connections, random or hash)");
+}
+
+void read_hash_key(Reader& r, const json& v, const std::string& p, Group& g) {
+  std::string s;
+  if (!r.string(v, p, s)) return;
+  if (s == "target") g.hash_key = Group::HashKey::target;
+  else if (s == "client") g.hash_key = Group::HashKey::client;
+  else if (s == "user") g.hash_key = Group::HashKey::user;
+  else r.error(p, "unknown hash_key \"" + s + "\" (expected target, client or user)");
+}
+
+std::optional<Group> read_group(Reader& r, const json& v, const std::string& p) {
+  if (!r.object(v, p, {"group", "strategy", "hash_key", "max_fails", "fail_window", "probe", "interval"})) return std::nullopt;
+  Group g;
+  r.strings(v["group"], Reader::at(p, "group"), [&](const std::string& s, const std::string&) { g.members.push_back(s); });
+  if (g.members.empty()) r.error(Reader::at(p, "group"), "a group needs at least one member");
+  if (v.contains("strategy")) read_strategy(r, v["strategy"], Reader::at(p, "strategy"), g);
+  if (v.contains("hash_key")) read_hash_key(r, v["hash_key"], Reader::at(p, "hash_key"), g);
+  if (v.contains("max_fails")) r.unsigned_number(v["max_fails"], Reader::at(p, "max_fails"), g.max_fails, 1000u);
+  if (v.contains("fail_window")) r.seconds(v["fail_window"], Reader::at(p, "fail_window"), g.fail_window);
+  if (v.contains("interval")) r.seconds(v["interval"], Reader::at(p, "interval"), g.probe_interval);
+  if (v.contains("probe")) {
+    if (r.string(v["probe"], Reader::at(p, "probe"), g.probe) && !TargetAddress::parse(g.probe))
+      r.error(Reader::at(p, "probe"), "expected host:port");
+  }
+  if (g.probe_interval.count() > 0 && g.probe.empty()) r.error(Reader::at(p, "probe"), "missing: an interval needs a probe target");
+  return g;
+}
+
+std::optional<Chain> read_chain(Reader& r, const json& v, const std::string& p) {
+  if (!r.object(v, p, {"chain"})) return std::nullopt;
+  Chain ch;
+  r.strings(v["chain"], Reader::at(p, "chain"), [&](const std::string& s, const std::string&) { ch.hops.push_back(s); });
+  if (ch.hops.empty()) r.error(Reader::at(p, "chain"), "a chain needs at least one hop");
+  return ch;
+}
+
+/// {"url": ..., "auth": "client" | "url", "connect_timeout": seconds}
+std::optional<Hop> read_hop_object(Reader& r, const json& v, const std::string& p) {
+  if (!r.object(v, p, {"url", "auth", "connect_timeout"})) return std::nullopt;
+  std::string url;
+  if (!v.contains("url")) {
+    r.error(Reader::at(p, "url"), "missing");
+    return std::nullopt;
+  }
+  if (!r.string(v["url"], Reader::at(p, "url"), url)) return std::nullopt;
+  std::string why;
+  auto hop = parse_hop_url(url, why);
+  if (!hop) {
+    r.error(Reader::at(p, "url"), why);
+    return std::nullopt;
+  }
+  if (v.contains("auth")) {
+    std::string a;
+    if (r.string(v["auth"], Reader::at(p, "auth"), a)) {
+      if (a == "client") {
+        if (hop->scheme != Hop::Scheme::socks5 && hop->scheme != Hop::Scheme::socks5h)
+          r.error(Reader::at(p, "auth"), "\"client\" credentials pass only to a SOCKS5 hop");
+        hop->pass_client_credentials = true;
+      } else if (a != "url") r.error(Reader::at(p, "auth"), "unknown auth \"" + a + "\" (expected \"client\" or \"url\")");
+    }
+  }
+  if (v.contains("connect_timeout")) {
+    Seconds s;
+    if (r.seconds(v["connect_timeout"], Reader::at(p, "connect_timeout"), s)) hop->connect_timeout = s;
+  }
+  return hop;
+}
+
+/// What one entry of /upstreams is; nullopt (with the error reported) when it is none.
+std::optional<decltype(Upstream::kind)> read_upstream(Reader& r, const json& v, const std::string& p) {
+  if (v.is_string()) {
+    std::string why;
+    if (auto hop = parse_hop_url(v.get<std::string>(), why)) return *hop;
+    r.error(p, why);
+    return std::nullopt;
+  }
+  if (v.is_object() && v.contains("chain")) {
+    if (auto ch = read_chain(r, v, p)) return *ch;
+    return std::nullopt;
+  }
+  if (v.is_object() && v.contains("group")) {
+    if (auto g = read_group(r, v, p)) return *g;
+    return std::nullopt;
+  }
+  if (v.is_object()) {
+    if (auto hop = read_hop_object(r, v, p)) return *hop;
+    return std::nullopt;
+  }
+  r.error(p, "expected an upstream URL string or an object, got " + type_name(v));
+  return std::nullopt;
+}
+
+void check_chain_hops(Reader& r, const Config& c, const Chain& ch, const std::string& p) {
+  for (std::size_t h = 0; h < ch.hops.size(); ++h) {
+    auto* hop = c.find_upstream(ch.hops[h]);
+    if (!hop) r.error(Reader::at(Reader::at(p, "chain"), h), "unknown upstream \"" + ch.hops[h] + "\"");
+    else if (!std::holds_alternative<Hop>(hop->kind))
+      r.error(Reader::at(Reader::at(p, "chain"), h),
+              "a hop of a named chain must be a single upstream, not a group or a chain (\"" + ch.hops[h] + "\")");
+  }
+}
+
+void check_group_members(Reader& r, const Config& c, const Group& g, const std::string& p) {
+  for (std::size_t m = 0; m < g.members.size(); ++m) {
+    auto* member = c.find_upstream(g.members[m]);
+    if (!member) r.error(Reader::at(Reader::at(p, "group"), m), "unknown upstream \"" + g.members[m] + "\"");
+    else if (std::holds_alternative<Group>(member->kind))
+      r.error(Reader::at(Reader::at(p, "group"), m), "a group member must be an upstream or a chain, not another group (\"" + g.members[m] + "\")");
+  }
+}
+
+} // namespace
+
+void load_upstreams(Reader& r, const json& doc, Config& c) {
+  if (!doc.contains("upstreams")) return;
+  const auto& UP = doc["upstreams"];
+  if (!UP.is_object()) {
+    r.error("/upstreams", "expected an object of name: URL or group");
+    return;
+  }
+  for (auto& [name, v] : UP.items()) {
+    auto p = Reader::at("/upstreams", name);
+    if (name == "direct" || name == "block" || name.empty()) {
+      r.error(p, "\"" + name + "\" is reserved and cannot name an upstream");
+      continue;
+    }
+    auto kind = read_upstream(r, v, p);
+    if (!kind) continue;
+    Upstream up;
+    up.name = name;
+    up.kind = std::move(*kind);
+    c.upstreams.push_back(std::move(up));
+  }
+}
+
+void check_upstreams(Reader& r, const Config& c) {
+  for (const auto& up : c.upstreams) {
+    auto p = Reader::at("/upstreams", up.name);
+    if (auto* ch = std::get_if<Chain>(&up.kind)) check_chain_hops(r, c, *ch, p);
+    else if (auto* g = std::get_if<Group>(&up.kind)) check_group_members(r, c, *g, p);
+  }
+}
+
+} // namespace hopgate::config
