@@ -3,27 +3,27 @@
 #include "hopgate/config/sections.hpp"
 #include "hopgate/core/target.hpp"
 
+#include <initializer_list>
+#include <utility>
+
 namespace hopgate::config {
 namespace {
 
-void read_strategy(Reader& r, const json& v, const std::string& p, Group& g) {
+/// One of a few words, each standing for a value of E; anything else is an error naming them.
+template <class E>
+void read_word(Reader& r, const json& v, const std::string& p, std::initializer_list<std::pair<std::string_view, E>> words,
+               std::string_view what, E& out) {
   std::string s;
   if (!r.string(v, p, s)) return;
-  if (s == "failover") g.strategy = Group::Strategy::failover;
-  else if (s == "round-robin") g.strategy = Group::Strategy::round_robin;
-  else if (s == "least-connections") g.strategy = Group::Strategy::least_connections;
-  else if (s == "random") g.strategy = Group::Strategy::random;
-  else if (s == "hash") g.strategy = Group::Strategy::hash;
-  else r.error(p, "unknown strategy \"" + s + "\" (expected failover, round-robin, least-connections, random or hash)");
-}
-
-void read_hash_key(Reader& r, const json& v, const std::string& p, Group& g) {
-  std::string s;
-  if (!r.string(v, p, s)) return;
-  if (s == "target") g.hash_key = Group::HashKey::target;
-  else if (s == "client") g.hash_key = Group::HashKey::client;
-  else if (s == "user") g.hash_key = Group::HashKey::user;
-  else r.error(p, "unknown hash_key \"" + s + "\" (expected target, client or user)");
+  std::string names;
+  for (auto& [word, value] : words) {
+    if (s == word) {
+      out = value;
+      return;
+    }
+    names += (names.empty() ? "" : &word == &(words.end() - 1)->first ? " or " : ", ") + std::string(word);
+  }
+  r.error(p, "unknown " + std::string(what) + " \"" + s + "\" (expected " + names + ")");
 }
 
 std::optional<Group> read_group(Reader& r, const json& v, const std::string& p) {
@@ -31,8 +31,16 @@ std::optional<Group> read_group(Reader& r, const json& v, const std::string& p) 
   Group g;
   r.strings(v["group"], Reader::at(p, "group"), [&](const std::string& s, const std::string&) { g.members.push_back(s); });
   if (g.members.empty()) r.error(Reader::at(p, "group"), "a group needs at least one member");
-  if (v.contains("strategy")) read_strategy(r, v["strategy"], Reader::at(p, "strategy"), g);
-  if (v.contains("hash_key")) read_hash_key(r, v["hash_key"], Reader::at(p, "hash_key"), g);
+  using S = Group::Strategy;
+  if (v.contains("strategy"))
+    read_word<S>(r, v["strategy"], Reader::at(p, "strategy"),
+                 {{"failover", S::failover}, {"round-robin", S::round_robin}, {"least-connections", S::least_connections},
+                  {"random", S::random}, {"hash", S::hash}},
+                 "strategy", g.strategy);
+  using K = Group::HashKey;
+  if (v.contains("hash_key"))
+    read_word<K>(r, v["hash_key"], Reader::at(p, "hash_key"), {{"target", K::target}, {"client", K::client}, {"user", K::user}},
+                 "hash_key", g.hash_key);
   if (v.contains("max_fails")) r.unsigned_number(v["max_fails"], Reader::at(p, "max_fails"), g.max_fails, 1000u);
   if (v.contains("fail_window")) r.seconds(v["fail_window"], Reader::at(p, "fail_window"), g.fail_window);
   if (v.contains("interval")) r.seconds(v["interval"], Reader::at(p, "interval"), g.probe_interval);
