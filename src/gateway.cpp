@@ -259,6 +259,7 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
       spdlog::info("stopped listening {} {} (open connections stay)", old->name(), frontend::endpoint_text(old->endpoint()));
       listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), old), listeners_.end());
       old->close();
+      retired_.push_back(old); // its accept loops end on their own threads; it goes with the gateway
     }
   }
   spdlog::info("config generation {} applied ({})", r.generation, admin::to_string(source));

@@ -92,14 +92,14 @@ void Listener::start(AcceptHandler handler, FdReserve& fds) {
   handler_ = std::move(handler);
   fds_ = &fds;
   // The io_contexts are the workers, in order: the i-th acceptor is worker i's.
-  for (std::size_t i = 0; i < acceptors_.size(); ++i) co_spawn(*contexts_[i], accept_loop(shared_from_this(), i), asio::detached);
+  for (std::size_t i = 0; i < acceptors_.size(); ++i) co_spawn(*contexts_[i], accept_loop(i), asio::detached);
 }
 
 void Listener::close() {
   for (std::size_t i = 0; i < acceptors_.size(); ++i)
-    asio::post(*contexts_[i], [self = shared_from_this(), i] {
+    asio::post(*contexts_[i], [this, i] {
       error_code ignored;
-      self->acceptors_[i]->close(ignored);
+      acceptors_[i]->close(ignored);
     });
 }
 
@@ -122,9 +122,8 @@ void Listener::set_info(ListenerInfo info) {
   info_ = std::move(info);
 }
 
-awaitable<void> Listener::accept_loop(std::shared_ptr<Listener> self, std::size_t worker) {
-  // `self` keeps the sockets alive for as long as the loop runs, after a reload dropped them.
-  tcp::acceptor& acceptor = *self->acceptors_[worker];
+awaitable<void> Listener::accept_loop(std::size_t worker) {
+  tcp::acceptor& acceptor = *acceptors_[worker];
   for (;;) {
     tcp::endpoint peer; // filled by accept itself: the session needs no getpeername
     auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);

@@ -23,7 +23,10 @@ namespace hopgate::frontend {
 /// Serves one accepted connection on the worker (index into the io_contexts) that accepted it.
 using AcceptHandler = std::function<void(tcp::socket socket, const tcp::endpoint& peer, std::size_t worker)>;
 
-class Listener : public std::enable_shared_from_this<Listener> {
+/// Its owner keeps it until the io_contexts are destroyed (the gateway keeps the ones a reload
+/// dropped): the accept loops and the posted closes refer to it, and its sockets must go before
+/// their io_contexts do.
+class Listener {
 public:
   /// `configured` is one of cfg.listen. Front ends get a socket per worker, the admin API one.
   Listener(const config::Listener& cfg, tcp::endpoint configured);
@@ -54,7 +57,7 @@ public:
   void set_info(ListenerInfo info);
 
 private:
-  awaitable<void> accept_loop(std::shared_ptr<Listener> self, std::size_t worker);
+  awaitable<void> accept_loop(std::size_t worker);
 
   std::string name_;
   config::ListenerKind kind_;
