@@ -1,7 +1,7 @@
 #pragma once
 // Driving Beast's HTTP parsers by hand over a tcp::socket: every read has a size and a
 // deadline, every write goes out with one sendmsg when the socket takes it. The HTTP front end
-// (http_frontend.cpp) is built on these; they know nothing of proxying.
+// (http_frontend.cpp, http_exchange.cpp) is built on these; they know nothing of proxying.
 #include "hopgate/codec/http_rewrite.hpp"
 #include "hopgate/core/asio.hpp"
 
