@@ -89,7 +89,7 @@ frontend::AcceptHandler Gateway::handler_for(const frontend::Listener& l) {
   }
   return [this, &l](tcp::socket socket, const tcp::endpoint& peer, std::size_t worker) {
     auto ex = socket.get_executor();
-    asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[worker], peer, {}}, l.info()),
+    asio::co_spawn(ex, frontend::run_session(std::move(socket), frontend::SessionContext{shared_, *workers_[worker], peer, l.name()}),
                    [](std::exception_ptr e) { log_exception(e, "session"); });
   };
 }
@@ -225,8 +225,7 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
     auto wanted = wanted_listeners(cfg, &paths);
     std::lock_guard lock(listeners_mutex_);
     for (std::size_t i = 0; i < wanted.size(); ++i) {
-      auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](auto& l) { return l->same(*wanted[i]); });
-      if (it != listeners_.end()) continue;
+      if (std::any_of(listeners_.begin(), listeners_.end(), [&](auto& l) { return l->same(*wanted[i]); })) continue;
       if (auto ec = wanted[i]->open(context_list())) {
         r.status = Status::bind_failed;
         r.errors.push_back({paths[i], "cannot listen on " + frontend::endpoint_text(wanted[i]->configured()) + ": " + ec.message()});
@@ -238,11 +237,10 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
       for (auto& a : added) a->close_now(); // never started: no accept loop runs on them yet
       return r;
     }
-    for (auto& l : listeners_) {
-      auto it = std::find_if(wanted.begin(), wanted.end(), [&](auto& w) { return l->same(*w); });
-      if (it == wanted.end()) removed.push_back(l);
-      else l->set_info((*it)->info());
-    }
+    // The others stay bound; what they speak comes from the new snapshot at the next accept.
+    for (auto& l : listeners_)
+      if (std::none_of(wanted.begin(), wanted.end(), [&](auto& w) { return l->same(*w); })) removed.push_back(l);
+    std::erase_if(retired_, [](auto& r) { return r->stopped(); });
   }
 
   install(std::move(cfg), std::move(doc));
@@ -259,7 +257,7 @@ admin::ChangeResult Gateway::change(config::Config cfg, nlohmann::json doc, admi
       spdlog::info("stopped listening {} {} (open connections stay)", old->name(), frontend::endpoint_text(old->endpoint()));
       listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), old), listeners_.end());
       old->close();
-      retired_.push_back(old); // its accept loops end on their own threads; it goes with the gateway
+      retired_.push_back(old); // its accept loops end on their own threads; pruned once stopped()
     }
   }
   spdlog::info("config generation {} applied ({})", r.generation, admin::to_string(source));

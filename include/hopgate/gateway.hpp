@@ -83,8 +83,8 @@ private:
   admin::Sources admin_sources_{shared_.routes, shared_.registry, shared_.stats, shared_.draining};
   mutable std::mutex listeners_mutex_; ///< guards listeners_
   std::vector<ListenerPtr> listeners_;
-  /// Listeners a reload dropped: kept until the gateway goes (declared after contexts_, so
-  /// destroyed before them), since their accept loops and posted closes refer to them.
+  /// Listeners a reload dropped, kept until their accept loops have ended (pruned at the next
+  /// change) or the gateway goes (declared after contexts_, so destroyed before them).
   std::vector<ListenerPtr> retired_;
   FdReserve fd_reserve_; ///< released and restored by the accept loops
   std::unique_ptr<asio::signal_set> signals_;

@@ -43,14 +43,6 @@ error_code port_taken(asio::io_context& ctx, const tcp::endpoint& ep) {
   return open_bound(probe, ep, false);
 }
 
-ListenerInfo info_of(const config::Listener& cfg) {
-  ListenerInfo info;
-  info.name = cfg.name;
-  info.kind = cfg.kind == config::ListenerKind::socks ? config::Protocol::socks : config::Protocol::http;
-  info.protocols = cfg.protocols;
-  return info;
-}
-
 } // namespace
 
 std::string endpoint_text(const tcp::endpoint& ep) {
@@ -59,8 +51,7 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 }
 
 Listener::Listener(const config::Listener& cfg, tcp::endpoint configured)
-    : name_(cfg.name), kind_(cfg.kind), configured_(configured), every_worker_(cfg.kind != config::ListenerKind::admin),
-      info_(info_of(cfg)) {}
+    : name_(cfg.name), kind_(cfg.kind), configured_(configured), every_worker_(cfg.kind != config::ListenerKind::admin) {}
 
 error_code Listener::open(const std::vector<asio::io_context*>& contexts) {
   bool shared = every_worker_ && contexts.size() > 1;
@@ -91,6 +82,8 @@ error_code Listener::open(const std::vector<asio::io_context*>& contexts) {
 void Listener::start(AcceptHandler handler, FdReserve& fds) {
   handler_ = std::move(handler);
   fds_ = &fds;
+  started_ = true;
+  loops_running_ = acceptors_.size();
   // The io_contexts are the workers, in order: the i-th acceptor is worker i's.
   for (std::size_t i = 0; i < acceptors_.size(); ++i) co_spawn(*contexts_[i], accept_loop(i), asio::detached);
 }
@@ -112,22 +105,15 @@ bool Listener::same(const Listener& other) const {
   return name_ == other.name_ && kind_ == other.kind_ && configured_ == other.configured_;
 }
 
-ListenerInfo Listener::info() const {
-  std::lock_guard lock(info_mutex_);
-  return info_;
-}
-
-void Listener::set_info(ListenerInfo info) {
-  std::lock_guard lock(info_mutex_);
-  info_ = std::move(info);
-}
-
 awaitable<void> Listener::accept_loop(std::size_t worker) {
   tcp::acceptor& acceptor = *acceptors_[worker];
   for (;;) {
     tcp::endpoint peer; // filled by accept itself: the session needs no getpeername
     auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+      --loops_running_; // the last one lets the owner drop it (stopped())
+      co_return;
+    }
     if (!ec) {
       handler_(std::move(socket), peer, worker);
       continue;

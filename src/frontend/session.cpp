@@ -2,6 +2,7 @@
 
 #include "hopgate/codec/http_rewrite.hpp"
 #include "hopgate/frontend/http_frontend.hpp"
+#include "hopgate/frontend/listener.hpp"
 #include "hopgate/frontend/route_request.hpp"
 #include "hopgate/frontend/socks_frontend.hpp"
 #include "hopgate/relay/relay.hpp"
@@ -91,8 +92,8 @@ awaitable<std::string> refuse_http_over_limit(tcp::socket& client, std::vector<s
 /// the protocol. `proto` is set once the protocol is known; `tunnel` when a CONNECT (SOCKS or
 /// HTTP) is left to relay.
 awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ctx, observe::Connection& conn,
-                                         const config::Config& cfg, const config::Listener* lcfg,
-                                         const ListenerInfo& listener, const ConnectionLimits::Slot& slot,
+                                         const config::Config& cfg, const config::Listener& lcfg,
+                                         const ConnectionLimits::Slot& slot,
                                          std::optional<TunnelPlan>& tunnel, std::optional<config::Protocol>& proto) {
   std::vector<std::uint8_t> first(512);
   auto [rec, n] = co_await with_deadline(client.async_read_some(asio::buffer(first), use_nothrow), client,
@@ -101,15 +102,17 @@ awaitable<std::string> serve_first_bytes(tcp::socket& client, SessionContext& ct
   if (rec || n == 0) co_return "closed before request";
   first.resize(n);
   bool is_socks = first[0] == 0x04 || first[0] == 0x05;
-  proto = listener.kind;
-  if (has(listener.protocols, config::Protocol::socks) && has(listener.protocols, config::Protocol::http))
+  // What the listener speaks (its "protocols", never empty); the first byte decides when it
+  // speaks both.
+  proto = lcfg.protocols.front();
+  if (has(lcfg.protocols, config::Protocol::socks) && has(lcfg.protocols, config::Protocol::http))
     proto = is_socks ? config::Protocol::socks : config::Protocol::http;
   {
     std::lock_guard lock(conn.mutex);
     conn.frontend = *proto;
   }
   ctx.shared.stats.on_open(*proto);
-  auto auth = lcfg ? lcfg->auth : config::AuthMode::none;
+  auto auth = lcfg.auth;
   // Over a limit: HTTP is answered here (503 for any request); SOCKS goes through its own
   // handshake and route_and_dial refuses the request with 0x01 (SOCKS4: 0x5B).
   if (slot.over_limit() && *proto == config::Protocol::http)
@@ -174,24 +177,27 @@ private:
 
 } // namespace
 
-awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo listener) {
+awaitable<void> run_session(tcp::socket client, SessionContext ctx) {
   auto snapshot = ctx.current();
   const auto& cfg = *snapshot->config;
-  const auto* lcfg = cfg.listeners.find(listener.name);
-  ctx.listener = listener.name;
+  const auto* lcfg = cfg.listeners.find(ctx.listener);
   const auto& peer = ctx.peer;
-  if (lcfg && !lcfg->admits(peer.address())) {
+  if (!lcfg || lcfg->kind == config::ListenerKind::admin || lcfg->protocols.empty()) {
+    // Accepted in the moment a reload drops (or re-kinds) the listener, before its socket closed.
+    spdlog::debug("closed {} at accept: listener {} is no longer in the config", peer.address().to_string(), ctx.listener);
+    co_return;
+  }
+  if (!lcfg->admits(peer.address())) {
     // Closed at once, before a byte is read: the client learns nothing about what listens here.
     if (auto suppressed = denied_log.due())
       spdlog::info("refused {} on the {} listener: not let in by its allow/deny lists{}", peer.address().to_string(),
-                   listener.name, more(*suppressed));
+                   ctx.listener, more(*suppressed));
     else
-      spdlog::debug("refused {} at accept ({} listener, allow/deny)", peer.address().to_string(), listener.name);
+      spdlog::debug("refused {} at accept ({} listener, allow/deny)", peer.address().to_string(), ctx.listener);
     co_return;
   }
-  std::string client_text = peer.address().is_v6() ? "[" + peer.address().to_string() + "]:" + std::to_string(peer.port())
-                                                   : peer.address().to_string() + ":" + std::to_string(peer.port());
-  auto conn = ctx.shared.registry.open(client_text, listener.kind, client.get_executor());
+  auto client_text = endpoint_text(peer);
+  auto conn = ctx.shared.registry.open(client_text, lcfg->protocols.front(), client.get_executor());
   auto slot = ctx.shared.guard.connections.acquire(peer.address(), conn->id, cfg.limits.max_connections,
                                                    cfg.limits.max_connections_per_client);
   if (slot.refused()) {
@@ -224,7 +230,7 @@ awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo
   // to a relay that owns its sockets: a long-lived tunnel keeps none of these frames.
   std::optional<TunnelPlan> tunnel;
   std::optional<config::Protocol> proto;
-  auto result = co_await serve_first_bytes(client, ctx, *conn, cfg, lcfg, listener, slot, tunnel, proto);
+  auto result = co_await serve_first_bytes(client, ctx, *conn, cfg, *lcfg, slot, tunnel, proto);
   if (tunnel) {
     auto& t = *tunnel;
     auto written = co_await relay::write_first(client, t.upstream, t.idle, conn->bytes, t.to_upstream, t.to_client);

@@ -17,6 +17,8 @@ json named_config() {
   c["listeners"]["lan"] = {{"kind", "http"}, {"listen", {"127.0.0.1:0"}}};
   c["listeners"]["socks-b"] = {{"kind", "socks"}, {"listen", {"127.0.0.1:0"}}};
   c["listeners"]["mixed"] = {{"kind", "socks"}, {"listen", {"127.0.0.1:0"}}, {"protocols", {"http", "socks"}}};
+  // Its kind is socks, but it is told to speak HTTP only: what it speaks is "protocols".
+  c["listeners"]["socks-http"] = {{"kind", "socks"}, {"listen", {"127.0.0.1:0"}}, {"protocols", {"http"}}};
   return c;
 }
 
@@ -36,7 +38,7 @@ CurlResult through_socks(const HopgateProcess& hg, const std::string& name, cons
 TEST(NamedListeners, EachServesItsKindAndRoutesMatchTheirNames) {
   HttpOrigin origin;
   HopgateProcess hg(named_config());
-  for (auto* name : {"http", "lan", "socks", "socks-b", "mixed"}) EXPECT_NE(hg.port(name), 0) << name;
+  for (auto* name : {"http", "lan", "socks", "socks-b", "mixed", "socks-http"}) EXPECT_NE(hg.port(name), 0) << name;
 
   // The listener named http is not in the rule: the request goes through.
   auto ok = through_http(hg, "http", origin.url("/hello"));
@@ -60,6 +62,12 @@ TEST(NamedListeners, EachServesItsKindAndRoutesMatchTheirNames) {
   EXPECT_EQ(mixed_http.out, "hello from origin\n\n200");
   auto mixed_socks = through_socks(hg, "mixed", origin.url("/hello"));
   ASSERT_TRUE(mixed_socks.ok()) << mixed_socks.describe();
+
+  // A socks-kind listener whose protocols are ["http"] answers HTTP, and SOCKS5 is not served.
+  auto http_only = through_http(hg, "socks-http", origin.url("/hello"));
+  ASSERT_TRUE(http_only.ok()) << http_only.describe();
+  EXPECT_EQ(http_only.out, "hello from origin\n\n200");
+  EXPECT_FALSE(through_socks(hg, "socks-http", origin.url("/hello")).ok());
 
   // The admin API's explanation takes a listener's name as the front end and agrees.
   auto lan = admin_get(hg, "/api/v1/route?target=127.0.0.1:80&frontend=lan");

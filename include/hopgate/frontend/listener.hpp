@@ -9,12 +9,11 @@
 #include "hopgate/config/config.hpp"
 #include "hopgate/core/asio.hpp"
 #include "hopgate/core/fd_reserve.hpp"
-#include "hopgate/frontend/session.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,9 +22,9 @@ namespace hopgate::frontend {
 /// Serves one accepted connection on the worker (index into the io_contexts) that accepted it.
 using AcceptHandler = std::function<void(tcp::socket socket, const tcp::endpoint& peer, std::size_t worker)>;
 
-/// Its owner keeps it until the io_contexts are destroyed (the gateway keeps the ones a reload
-/// dropped): the accept loops and the posted closes refer to it, and its sockets must go before
-/// their io_contexts do.
+/// Its owner keeps it while its accept loops run (until stopped()), and in any case destroys
+/// it before its io_contexts: the loops and the posted closes refer to it, and its sockets must
+/// go before their io_contexts do.
 class Listener {
 public:
   /// `configured` is one of cfg.listen. Front ends get a socket per worker, the admin API one.
@@ -49,12 +48,11 @@ public:
   config::ListenerKind kind() const { return kind_; }
   const tcp::endpoint& configured() const { return configured_; } ///< as written (port 0 stays 0)
   const tcp::endpoint& endpoint() const { return endpoint_; }     ///< as bound
+  /// Started, and every accept loop has ended (its sockets closed): nothing refers to it now.
+  bool stopped() const { return started_ && loops_running_.load() == 0; }
   /// Whether `other` is this listener again: same name, kind and address (a reload keeps it
   /// bound, with its open connections).
   bool same(const Listener& other) const;
-  /// What the front end learns per connection; a reload may change what the port speaks.
-  ListenerInfo info() const;
-  void set_info(ListenerInfo info);
 
 private:
   awaitable<void> accept_loop(std::size_t worker);
@@ -67,9 +65,9 @@ private:
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_; ///< one per worker served, first io_context first
   std::vector<asio::io_context*> contexts_;                ///< the io_context of each acceptor
   AcceptHandler handler_;
+  bool started_ = false;
+  std::atomic<std::size_t> loops_running_{0};
   FdReserve* fds_ = nullptr;
-  mutable std::mutex info_mutex_;
-  ListenerInfo info_;
 };
 
 /// The text of an endpoint as logs and the admin API show it: "127.0.0.1:80", "[::1]:80".

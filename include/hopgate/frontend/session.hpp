@@ -7,13 +7,9 @@
 
 namespace hopgate::frontend {
 
-/// What the listener the client came in on speaks.
-struct ListenerInfo {
-  std::string name;                                ///< its key under /listeners
-  config::Protocol kind = config::Protocol::socks; ///< what it speaks when it speaks one protocol
-  std::vector<config::Protocol> protocols;         ///< both: sniff the first byte
-};
-
-awaitable<void> run_session(tcp::socket client, SessionContext ctx, ListenerInfo listener);
+/// Serves a client accepted on the listener `ctx.listener` names: what the listener speaks,
+/// its auth and allow/deny lists are read from the snapshot the session takes, so a reload
+/// changes them for the next connection without re-binding the port.
+awaitable<void> run_session(tcp::socket client, SessionContext ctx);
 
 } // namespace hopgate::frontend
