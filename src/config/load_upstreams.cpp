@@ -16,12 +16,14 @@ void read_word(Reader& r, const json& v, const std::string& p, std::initializer_
   std::string s;
   if (!r.string(v, p, s)) return;
   std::string names;
+  std::size_t i = 0;
   for (auto& [word, value] : words) {
     if (s == word) {
       out = value;
       return;
     }
-    names += (names.empty() ? "" : &word == &(words.end() - 1)->first ? " or " : ", ") + std::string(word);
+    names += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + std::string(word);
+    ++i;
   }
   r.error(p, "unknown " + std::string(what) + " \"" + s + "\" (expected " + names + ")");
 }

@@ -183,10 +183,11 @@ void HttpExchange::plan_upstream(const routing::Verdict& verdict, const routing:
   if (d.via.kind == config::Via::Kind::chain && !d.via.chain.empty()) {
     const auto* last = cfg.find_upstream(d.via.chain.back());
     // The last element may be a named chain: its last hop is the one that gets the request.
-    auto last_hops = last ? cfg.hops_of(*last) : std::vector<config::NamedHop>{};
-    const auto* hop = last_hops.empty() ? nullptr : last_hops.back().hop;
+    // Most routes end in a SOCKS hop, so the hop list is built only for an HTTP parent.
+    const auto* hop = last ? cfg.last_hop_of(*last) : nullptr;
     if (hop && hop->scheme == config::Hop::Scheme::http) {
       // An HTTP parent takes the request in absolute-form: reach it through the hops before it.
+      auto last_hops = cfg.hops_of(*last);
       p.parent = true;
       p.parent_name = *last_hops.back().name;
       config::Via before = d.via;
@@ -286,7 +287,6 @@ ExchangeEnd HttpExchange::failed_before_response(const Attempt& a) {
   }
   auto e = a.upstream_ec == asio::error::timed_out ? ProxyError::timeout : classify(a.upstream_ec);
   if (e == ProxyError::ok || e == ProxyError::general_failure) e = ProxyError::upstream_protocol_error;
-  if (a.upstream_ec == asio::error::timed_out) e = ProxyError::timeout;
   client_.record_error(e);
   std::string where = plan_.parent ? "upstream " + plan_.parent_name : "origin " + target_text_;
   result = where + ": " + a.upstream_detail;
@@ -317,11 +317,8 @@ ExchangeEnd HttpExchange::finished(Attempt& a, tcp::socket& up, bool reused) {
 }
 
 /// Streams the request body from the client to the upstream (framed as it arrived).
+/// Called only when the request has a body (run() skips it for the common GET).
 awaitable<void> HttpExchange::upload(tcp::socket& up, Attempt& a) {
-  if (!has_body_) {
-    a.request_complete = true;
-    co_return;
-  }
   RequestParser<bhttp::buffer_body> bp(std::move(head_));
   bp.eager(true);
   auto cap = body_buffer_size(bp);

@@ -126,7 +126,9 @@ private:
   }
 
   /// Sends an error reply that ends the connection, then lingers (see linger()).
-  awaitable<void> reply_and_close(unsigned status, std::string_view text, bool http10, const hc::Fields& extra = {}) {
+  /// Text and fields by value: a coroutine's reference parameters would outlive the callers'
+  /// temporaries (ec.message(), auth_challenge()) only by the grace of the full expression.
+  awaitable<void> reply_and_close(unsigned status, std::string text, bool http10, hc::Fields extra = {}) {
     bool sent = co_await client_.send(hc::proxy_reply(status, text, true, http10, extra));
     if (sent) co_await linger();
   }
@@ -149,10 +151,10 @@ private:
   }
 
   /// Sends an error reply; keeps the connection when `keep` (the request had no body to skip).
-  awaitable<bool> reply(unsigned status, std::string_view text, bool keep, bool http10, const hc::Fields& extra = {}) {
+  awaitable<bool> reply(unsigned status, std::string text, bool keep, bool http10, hc::Fields extra = {}) {
     keep = keep && !client_.ctx.shared.draining.load();
     if (!keep) {
-      co_await reply_and_close(status, text, http10, extra);
+      co_await reply_and_close(status, std::move(text), http10, std::move(extra));
       co_return false;
     }
     co_return co_await client_.send(hc::proxy_reply(status, text, false, http10, extra));
@@ -230,8 +232,8 @@ private:
     switch (end.then) {
     case ExchangeEnd::Then::go_on: co_return true;
     case ExchangeEnd::Then::close: co_return false;
-    case ExchangeEnd::Then::reply: co_return co_await reply(end.status, end.text, end.keep, http10);
-    case ExchangeEnd::Then::reply_and_close: co_await reply_and_close(end.status, end.text, http10); break;
+    case ExchangeEnd::Then::reply: co_return co_await reply(end.status, std::string(end.text), end.keep, http10);
+    case ExchangeEnd::Then::reply_and_close: co_await reply_and_close(end.status, std::string(end.text), http10); break;
     case ExchangeEnd::Then::linger: co_await linger(); break;
     }
     co_return false;
