@@ -1,4 +1,5 @@
 #include "hopgate/routing/cidr_index.hpp"
+#include "hopgate/routing/rule_list.hpp"
 
 #include <algorithm>
 
@@ -13,10 +14,6 @@ template <class Levels> auto& level_for(Levels& levels, unsigned prefix) {
     it->prefix = prefix;
   }
   return *it;
-}
-
-void add_sorted(std::vector<std::uint32_t>& rules, std::uint32_t rule) {
-  if (rules.empty() || rules.back() != rule) rules.push_back(rule);
 }
 } // namespace
 
@@ -36,12 +33,12 @@ void CidrIndex::add(const Cidr& cidr, std::uint32_t rule) {
     unsigned prefix = std::min<unsigned>(cidr.prefix, 32);
     auto net = cidr.network.to_v4().to_uint();
     if (mask_v4(net, prefix) != net) return;
-    add_sorted(level_for(v4_, prefix).nets[net], rule);
+    add_rule(level_for(v4_, prefix).nets[net], rule);
   } else {
     unsigned prefix = std::min<unsigned>(cidr.prefix, 128);
     auto net = to_key(cidr.network.to_v6());
     if (!(mask_v6(net, prefix) == net)) return;
-    add_sorted(level_for(v6_, prefix).nets[net], rule);
+    add_rule(level_for(v6_, prefix).nets[net], rule);
   }
 }
 

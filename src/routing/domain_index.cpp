@@ -1,14 +1,10 @@
 #include "hopgate/routing/domain_index.hpp"
+#include "hopgate/routing/rule_list.hpp"
 
 namespace hopgate::routing {
 
 namespace {
 bool has_wildcard(std::string_view s) { return s.find_first_of("*?") != std::string_view::npos; }
-
-void add_sorted(std::vector<std::uint32_t>& rules, std::uint32_t rule) {
-  // A rule may name the same pattern twice; each list holds a rule once.
-  if (rules.empty() || rules.back() != rule) rules.push_back(rule);
-}
 } // namespace
 
 DomainPattern DomainPattern::classify(std::string_view pattern) {
@@ -55,9 +51,9 @@ bool DomainIndex::add(std::string_view pattern, std::uint32_t rule) {
   auto it = entries_.find(p.key);
   if (it == entries_.end()) it = entries_.emplace(std::string(p.key), Entry{}).first;
   switch (p.kind) {
-  case DomainPattern::Kind::exact: add_sorted(it->second.exact, rule); break;
-  case DomainPattern::Kind::subdomains: add_sorted(it->second.subdomains, rule); break;
-  case DomainPattern::Kind::domain_and_subdomains: add_sorted(it->second.domain_and_subdomains, rule); break;
+  case DomainPattern::Kind::exact: add_rule(it->second.exact, rule); break;
+  case DomainPattern::Kind::subdomains: add_rule(it->second.subdomains, rule); break;
+  case DomainPattern::Kind::domain_and_subdomains: add_rule(it->second.domain_and_subdomains, rule); break;
   case DomainPattern::Kind::glob: break;
   }
   return true;

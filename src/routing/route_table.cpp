@@ -30,7 +30,8 @@ void push(Sources& sources, std::span<const std::uint32_t> rules, std::uint8_t p
   if (!rules.empty()) sources.push_back({rules.data(), rules.data() + rules.size(), proves});
 }
 
-enum class Verdict { no, yes, resolve };
+/// Whether one rule matches a request: `resolve` when it can tell only with the name's addresses.
+enum class RuleMatch { no, yes, resolve };
 
 } // namespace
 
@@ -115,22 +116,22 @@ Decision RouteTable::match(const Request& req, std::span<const boost::asio::ip::
     // reported once everything else matches.
     if (!m.port.empty() &&
         std::none_of(m.port.begin(), m.port.end(), [&](const auto& r) { return r.contains(req.target.port); }))
-      return Verdict::no;
-    if (!client_may_match(m, req.client)) return Verdict::no;
+      return RuleMatch::no;
+    if (!client_may_match(m, req.client)) return RuleMatch::no;
     if (rule.has_domain) {
-      if (!is_domain || host.empty()) return Verdict::no;
+      if (!is_domain || host.empty()) return RuleMatch::no;
       if (!(proven & domain_ok) &&
           std::none_of(rule.globs.begin(), rule.globs.end(), [&](const auto& g) { return glob_matches(g, host); }))
-        return Verdict::no;
+        return RuleMatch::no;
     }
     if (rule.has_cidr) {
       if (is_domain) {
-        if (!routes_[i].resolve) return Verdict::no;
-        if (!resolved_given) return Verdict::resolve;
+        if (!routes_[i].resolve) return RuleMatch::no;
+        if (!resolved_given) return RuleMatch::resolve;
       }
-      return (proven & cidr_ok) ? Verdict::yes : Verdict::no;
+      return (proven & cidr_ok) ? RuleMatch::yes : RuleMatch::no;
     }
-    return Verdict::yes;
+    return RuleMatch::yes;
   };
 
   // K-way merge in rule order: the first candidate that verifies is the first matching rule.
@@ -146,15 +147,15 @@ Decision RouteTable::match(const Request& req, std::span<const boost::asio::ip::
         ++s.next;
       }
     switch (verify(lowest, proven)) {
-    case Verdict::no: break;
-    case Verdict::yes: {
+    case RuleMatch::no: break;
+    case RuleMatch::yes: {
       Decision d;
       d.rule_index = lowest;
       d.route = &routes_[lowest];
       d.via = routes_[lowest].via;
       return d;
     }
-    case Verdict::resolve: {
+    case RuleMatch::resolve: {
       // Not a decision yet: the caller resolves and asks again. `via` stays default-constructed.
       Decision d;
       d.rule_index = lowest;
