@@ -31,6 +31,64 @@ bool reply_about_target(const error_code& ec) {
          e == ProxyError::address_type_not_supported || e == ProxyError::command_not_supported;
 }
 
+/// The address a socks4:// or socks5:// hop is given for a name resolved here (those hops take
+/// addresses: the one kind of hop that leaks DNS). SOCKS4 carries IPv4 only.
+asio::ip::address address_for_hop(const std::vector<asio::ip::address>& addresses, config::Hop::Scheme scheme) {
+  if (scheme == config::Hop::Scheme::socks4)
+    for (const auto& a : addresses)
+      if (a.is_v4()) return a;
+  return addresses.front();
+}
+
+/// Asks `hop`, connected on `socket`, for `command` toward `next` (by value: a coroutine's
+/// parameters live in its frame).
+awaitable<HandshakeResult> hop_handshake(tcp::socket& socket, const config::Hop& hop, TargetAddress next, Credentials creds,
+                                         routing::Command command) {
+  switch (hop.scheme) {
+  case config::Hop::Scheme::socks4:
+  case config::Hop::Scheme::socks4a:
+    if (command == routing::Command::udp_associate) co_return HandshakeResult{ProxyError::command_not_supported, {}, {}, {}};
+    co_return co_await socks4_handshake(socket, next, hop.username,
+                                        command == routing::Command::bind ? s4::Command::bind : s4::Command::connect);
+  case config::Hop::Scheme::socks5:
+  case config::Hop::Scheme::socks5h: co_return co_await socks5_handshake(socket, next, &creds, s5_command(command));
+  case config::Hop::Scheme::http: co_return co_await http_connect_handshake(socket, next, &creds);
+  }
+  co_return HandshakeResult{ProxyError::general_failure, {}, {}, {}};
+}
+
+/// Resolves (when it is a name) and connects to the first stop of an attempt: the target when
+/// there are no hops, else the first hop. False, with r.ec set, when that fails.
+awaitable<bool> connect_first_stop(const DialRequest& req, const std::vector<config::NamedHop>& hops, dns::Resolver& resolver,
+                                   DialResult& r, Clock::duration hop_timeout, Clock::time_point attempt_deadline) {
+  const auto& cfg = *req.snapshot->config;
+  TargetAddress first = hops.empty() ? req.target : TargetAddress::from_host(hops[0].hop->host, hops[0].hop->port);
+  std::vector<asio::ip::address> addresses;
+  if (first.is_domain()) {
+    if (hops.empty() && routing::must_resolve_remotely(req.remote_dns, req.target)) {
+      r.ec = ProxyError::remote_dns_required;
+      co_return false;
+    }
+    ++r.local_lookups;
+    auto res = co_await resolver.resolve(first.domain, &cfg.dns);
+    if (res.ec) {
+      r.ec = ProxyError::name_not_resolved;
+      r.detail = hops.empty() ? "cannot resolve " + first.domain : "cannot resolve upstream host " + first.domain;
+      co_return false;
+    }
+    addresses = std::move(res.addresses);
+  } else {
+    addresses.push_back(*first.ip);
+  }
+  auto deadline = std::min(Clock::now() + hop_timeout, attempt_deadline);
+  if (auto ec = co_await connect_any(r.socket, addresses, first.port, deadline)) {
+    r.ec = ec;
+    co_return false;
+  }
+  r.socket.set_option(tcp::no_delay(true));
+  co_return true;
+}
+
 /// One attempt along a fixed list of hops.
 /// `failed_index` and `hop_fault` say which hop is to blame when the attempt fails: the hop we
 /// could not reach or that broke its handshake, or the next hop when a hop reports that it
@@ -51,32 +109,10 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config
     return left < t ? std::max(left, Clock::duration::zero()) : t;
   };
 
-  // Resolve and connect to the first stop: the target (direct) or the first hop.
-  TargetAddress first = hops.empty() ? req.target : TargetAddress::from_host(hops[0].hop->host, hops[0].hop->port);
   if (!hops.empty()) r.where = "upstream " + *hops[0].name;
-  std::vector<asio::ip::address> addresses;
-  if (first.is_domain()) {
-    if (hops.empty() && must_be_remote) {
-      r.ec = ProxyError::remote_dns_required;
-      co_return r;
-    }
-    ++r.local_lookups;
-    auto res = co_await resolver.resolve(first.domain, &cfg.dns);
-    if (res.ec) {
-      r.ec = ProxyError::name_not_resolved;
-      r.detail = hops.empty() ? "cannot resolve " + first.domain : "cannot resolve upstream host " + first.domain;
-      co_return r;
-    }
-    addresses = std::move(res.addresses);
-  } else {
-    addresses.push_back(*first.ip);
-  }
-  auto deadline = Clock::now() + timeout_for(hops.empty() ? nullptr : hops[0].hop);
-  if (auto ec = co_await connect_any(r.socket, addresses, first.port, deadline)) {
-    r.ec = ec;
-    co_return r;
-  }
-  r.socket.set_option(tcp::no_delay(true));
+  const auto* first_hop = hops.empty() ? nullptr : hops[0].hop;
+  auto first_timeout = to_clock(first_hop && first_hop->connect_timeout ? *first_hop->connect_timeout : cfg.timeouts.connect);
+  if (!co_await connect_first_stop(req, hops, resolver, r, first_timeout, attempt_deadline)) co_return r;
   if (hops.empty()) {
     error_code ec;
     auto local = r.socket.local_endpoint(ec);
@@ -107,34 +143,14 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config
         r.detail = "cannot resolve " + next.domain;
         co_return r;
       }
-      asio::ip::address pick = res.addresses.front();
-      if (hop.scheme == config::Hop::Scheme::socks4)
-        for (auto& a : res.addresses)
-          if (a.is_v4()) {
-            pick = a;
-            break;
-          }
-      next = TargetAddress::from_ip(pick, next.port);
+      next = TargetAddress::from_ip(address_for_hop(res.addresses, hop.scheme), next.port);
     }
     Credentials creds{hop.username, hop.password};
     if (hop.pass_client_credentials && !req.client.user.empty()) creds = {req.client.user, req.client.password};
     hop_fault = true;
     // Hops before the last are asked to connect to the next one; the last is asked what the client asked.
     auto command = last ? req.command : routing::Command::connect;
-    auto handshake = [&]() -> awaitable<HandshakeResult> {
-      switch (hop.scheme) {
-      case config::Hop::Scheme::socks4:
-      case config::Hop::Scheme::socks4a:
-        if (command == routing::Command::udp_associate) co_return HandshakeResult{ProxyError::command_not_supported, {}, {}, {}};
-        co_return co_await socks4_handshake(r.socket, next, hop.username,
-                                            command == routing::Command::bind ? s4::Command::bind : s4::Command::connect);
-      case config::Hop::Scheme::socks5:
-      case config::Hop::Scheme::socks5h: co_return co_await socks5_handshake(r.socket, next, &creds, s5_command(command));
-      case config::Hop::Scheme::http: co_return co_await http_connect_handshake(r.socket, next, &creds);
-      }
-      co_return HandshakeResult{ProxyError::general_failure, {}, {}, {}};
-    };
-    auto hs = co_await with_timeout(handshake(), timeout_for(&hop));
+    auto hs = co_await with_timeout(hop_handshake(r.socket, hop, next, std::move(creds), command), timeout_for(&hop));
     if (!hs) {
       r.ec = ProxyError::timeout;
       r.detail = "handshake timed out";
@@ -162,6 +178,79 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config
     }
   }
   co_return r;
+}
+
+// Each chain position is one upstream, a named chain or a group. A group's members (single
+// upstreams or named chains) are ordered by its strategy and health; a member that fails on
+// its own side is marked and the next one is tried within the same request, so the client
+// sees an error only when every member failed.
+struct Candidate {
+  const std::string* name;            ///< the upstream health is kept for (a chain member: the chain)
+  std::vector<config::NamedHop> hops; ///< one, or a named chain's hops
+};
+struct Position {
+  std::vector<Candidate> candidates;
+  const config::Group* group = nullptr;
+  std::size_t chosen = 0;
+};
+/// Where a hop of an attempt came from (health is kept per hop and, for a named chain, for the
+/// chain as a whole).
+struct Leg {
+  std::size_t position;
+  const Candidate* candidate;
+  bool ends_candidate; ///< the last hop of its candidate: the chain as a whole worked
+};
+
+/// The positions of the route's chain, each with its candidates in the order they are tried.
+/// A result (the error) when a name is not configured or a group has no usable member.
+std::optional<DialResult> plan_positions(const DialRequest& req, const config::Config& cfg, const asio::any_io_executor& ex,
+                                         std::vector<Position>& positions) {
+  auto candidate_of = [&cfg](const config::Upstream& up) { return Candidate{&up.name, cfg.hops_of(up)}; };
+  if (req.via.kind != config::Via::Kind::chain) return std::nullopt;
+  for (const auto& name : req.via.chain) {
+    const auto* up = cfg.find_upstream(name);
+    if (!up) return DialResult{tcp::socket(ex), ProxyError::general_failure, "upstream " + name, {}, {}, {}, "not configured", 0, {}};
+    Position p;
+    if (auto* g = std::get_if<config::Group>(&up->kind)) {
+      p.group = g;
+      using K = config::Group::HashKey;
+      std::string hash_input = g->hash_key == K::target   ? req.target.to_string()
+                               : g->hash_key == K::client ? req.client.address.to_string()
+                                                          : req.client.user;
+      for (const auto& m : order_members(*g, up->name, hash_input))
+        if (const auto* member = cfg.find_upstream(m))
+          if (auto c = candidate_of(*member); !c.hops.empty()) p.candidates.push_back(std::move(c));
+      if (p.candidates.empty())
+        return DialResult{tcp::socket(ex), ProxyError::general_failure, "group " + name, {}, {}, {}, "no members", 0, {}};
+    } else {
+      p.candidates.push_back(candidate_of(*up));
+    }
+    positions.push_back(std::move(p));
+  }
+  return std::nullopt;
+}
+
+/// The chosen candidate of each position, flattened into the hops to dial.
+void flatten(const std::vector<Position>& positions, std::vector<config::NamedHop>& hops, std::vector<Leg>& legs) {
+  for (std::size_t i = 0; i < positions.size(); ++i) {
+    const auto& c = positions[i].candidates[positions[i].chosen];
+    for (std::size_t k = 0; k < c.hops.size(); ++k) {
+      hops.push_back(c.hops[k]);
+      legs.push_back({i, &c, k + 1 == c.hops.size()});
+    }
+  }
+}
+
+/// While other healthy members could still be tried, an attempt gets only its share of the
+/// time left, so that a member that hangs (accepts, never answers) cannot use up the whole
+/// connect deadline before the next member is tried.
+Clock::time_point attempt_deadline(const std::vector<Position>& positions, Health& health, Clock::time_point now,
+                                   Clock::time_point connect_deadline) {
+  std::size_t spare = 0;
+  for (const auto& p : positions)
+    for (std::size_t j = p.chosen + 1; j < p.candidates.size(); ++j) spare += health.available(*p.candidates[j].name);
+  if (!spare) return Clock::time_point::max();
+  return now + (connect_deadline - now) / static_cast<long>(spare + 1);
 }
 
 } // namespace
@@ -203,78 +292,21 @@ awaitable<DialResult> dial(const DialRequest& req, dns::Resolver& resolver) {
   if (req.via.kind == config::Via::Kind::block) {
     co_return DialResult{tcp::socket(ex), ProxyError::blocked, "route", {}, {}, {}, {}, 0, {}};
   }
-  // Each chain position is one upstream, a named chain or a group. A group's members (single
-  // upstreams or named chains) are ordered by its strategy and health; a member that fails on
-  // its own side is marked and the next one is tried within the same request, so the client
-  // sees an error only when every member failed.
-  struct Candidate {
-    const std::string* name;   ///< the upstream health is kept for (a chain member: the chain)
-    std::vector<config::NamedHop> hops;  ///< one, or a named chain's hops
-  };
-  struct Position {
-    std::vector<Candidate> candidates;
-    const config::Group* group = nullptr;
-    std::size_t chosen = 0;
-  };
-  auto candidate_of = [&cfg](const config::Upstream& up) { return Candidate{&up.name, cfg.hops_of(up)}; };
-  std::string hash_input;
   std::vector<Position> positions;
-  if (req.via.kind == config::Via::Kind::chain) {
-    for (const auto& name : req.via.chain) {
-      const auto* up = cfg.find_upstream(name);
-      if (!up)
-        co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "upstream " + name, {}, {}, {}, "not configured", 0, {}};
-      Position p;
-      if (auto* g = std::get_if<config::Group>(&up->kind)) {
-        p.group = g;
-        using K = config::Group::HashKey;
-        hash_input = p.group->hash_key == K::target   ? req.target.to_string()
-                     : p.group->hash_key == K::client ? req.client.address.to_string()
-                                                      : req.client.user;
-        for (const auto& m : order_members(*p.group, up->name, hash_input))
-          if (const auto* member = cfg.find_upstream(m))
-            if (auto c = candidate_of(*member); !c.hops.empty()) p.candidates.push_back(std::move(c));
-        if (p.candidates.empty())
-          co_return DialResult{tcp::socket(ex), ProxyError::general_failure, "group " + name, {}, {}, {}, "no members", 0, {}};
-      } else {
-        p.candidates.push_back(candidate_of(*up));
-      }
-      positions.push_back(std::move(p));
-    }
-  }
+  if (auto refused = plan_positions(req, cfg, ex, positions)) co_return std::move(*refused);
   auto& health = Health::instance();
   std::string failures;
   auto started = Clock::now();
   unsigned lookups = 0;
   for (;;) {
-    // The chosen candidate of each position, flattened into the hops to dial; for each hop, where
-    // it came from (health is kept per hop and, for a named chain, for the chain as a whole).
-    struct Leg {
-      std::size_t position;
-      const Candidate* candidate;
-      bool ends_candidate; ///< the last hop of its candidate: the chain as a whole worked
-    };
     std::vector<config::NamedHop> hops;
     std::vector<Leg> legs;
-    for (std::size_t i = 0; i < positions.size(); ++i) {
-      const auto& c = positions[i].candidates[positions[i].chosen];
-      for (std::size_t k = 0; k < c.hops.size(); ++k) {
-        hops.push_back(c.hops[k]);
-        legs.push_back({i, &c, k + 1 == c.hops.size()});
-      }
-    }
+    flatten(positions, hops, legs);
     std::size_t failed = 0;
     bool hop_fault = false;
     auto attempt_started = Clock::now();
-    // While other healthy members could still be tried, this attempt gets only its share of the
-    // time left, so that a member that hangs (accepts, never answers) cannot use up the whole
-    // connect deadline before the next member is tried.
-    auto attempt_deadline = Clock::time_point::max();
-    std::size_t spare = 0;
-    for (auto& p : positions)
-      for (std::size_t j = p.chosen + 1; j < p.candidates.size(); ++j) spare += health.available(*p.candidates[j].name);
-    if (spare) attempt_deadline = attempt_started + (started + to_clock(cfg.timeouts.connect) - attempt_started) / static_cast<long>(spare + 1);
-    auto r = co_await dial_hops(req, hops, resolver, failed, hop_fault, attempt_deadline);
+    auto deadline = attempt_deadline(positions, health, attempt_started, started + to_clock(cfg.timeouts.connect));
+    auto r = co_await dial_hops(req, hops, resolver, failed, hop_fault, deadline);
     lookups += r.local_lookups;
     r.local_lookups = lookups;
     r.took = Clock::now() - started;
