@@ -101,7 +101,7 @@ awaitable<HandshakeResult> socks5_handshake(tcp::socket& s, const TargetAddress&
       co_return r;
     }
   } else if (chosen != s5::Method::no_auth) {
-    r.ec = chosen == s5::Method::user_pass ? ProxyError::upstream_auth_failed : ProxyError::upstream_auth_failed;
+    r.ec = ProxyError::upstream_auth_failed; // credentials it wants and we lack, or none of ours it takes
     r.detail = chosen == s5::Method::no_acceptable ? "no acceptable authentication method" : "upstream wants credentials";
     co_return r;
   }
