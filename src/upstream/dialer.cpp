@@ -57,6 +57,11 @@ awaitable<HandshakeResult> hop_handshake(tcp::socket& socket, const config::Hop&
   co_return HandshakeResult{ProxyError::general_failure, {}, {}, {}};
 }
 
+/// How long one hop may take to connect and answer (its own connect_timeout, else the config's).
+Clock::duration hop_timeout_of(const config::Hop* h, const config::Config& cfg) {
+  return to_clock(h && h->connect_timeout ? *h->connect_timeout : cfg.timeouts.connect);
+}
+
 /// Resolves (when it is a name) and connects to the first stop of an attempt: the target when
 /// there are no hops, else the first hop. False, with r.ec set, when that fails.
 awaitable<bool> connect_first_stop(const DialRequest& req, const std::vector<config::NamedHop>& hops, dns::Resolver& resolver,
@@ -104,14 +109,13 @@ awaitable<DialResult> dial_hops(const DialRequest& req, const std::vector<config
   hop_fault = !hops.empty(); // until the first hop is reached, any failure is the first hop's
 
   auto timeout_for = [&](const config::Hop* h) {
-    auto t = to_clock(h && h->connect_timeout ? *h->connect_timeout : cfg.timeouts.connect);
+    auto t = hop_timeout_of(h, cfg);
     auto left = attempt_deadline - Clock::now();
     return left < t ? std::max(left, Clock::duration::zero()) : t;
   };
 
   if (!hops.empty()) r.where = "upstream " + *hops[0].name;
-  const auto* first_hop = hops.empty() ? nullptr : hops[0].hop;
-  auto first_timeout = to_clock(first_hop && first_hop->connect_timeout ? *first_hop->connect_timeout : cfg.timeouts.connect);
+  auto first_timeout = hop_timeout_of(hops.empty() ? nullptr : hops[0].hop, cfg);
   if (!co_await connect_first_stop(req, hops, resolver, r, first_timeout, attempt_deadline)) co_return r;
   if (hops.empty()) {
     error_code ec;
